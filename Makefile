@@ -1,0 +1,70 @@
+# One-command entry points. `make lab` for learners, `make test` for CI (.ci/run calls exactly that).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+KERNEL  := eleven-papers
+SCALE   ?= course
+PAPER   ?=
+PORT    ?= 8888
+SHARED_DATA := $(abspath ../shared/datasets)
+# Use the course's shared data folder as the data mirror when it sits beside the repo.
+ifneq ($(wildcard $(SHARED_DATA)),)
+export COURSE_DATA_MIRROR ?= $(SHARED_DATA)
+endif
+export PYTHONDONTWRITEBYTECODE := 1
+export MPLBACKEND := Agg
+TEST_ENV := COURSE_OFFLINE=1 OMP_NUM_THREADS=1 COURSE_THREADS=1 HF_HUB_OFFLINE=1 PYSTOW_HOME=$(CURDIR)/build/pystow
+
+.PHONY: help setup lab test test-unit test-notebooks test-browser run claims bench lint clean
+
+help:
+	@echo "make lab    - set up .venv (first time) and open JupyterLab on notebooks/00_start_here.ipynb"
+	@echo "make test   - set up .venv and run the whole test suite (lint, unit, notebooks at smoke scale, browser)"
+	@echo "make setup  - create or update .venv only"
+	@echo "make run    - execute notebooks with papermill (SCALE=smoke|course|full, PAPER=<folder>) into build/"
+	@echo "make claims - run every declared claim at SCALE and write build/claims.md"
+	@echo "make bench  - run benchmarks/ and write build/bench.md"
+
+setup: $(STAMP)
+
+# Reinstalls only when pyproject.toml or constraints.txt changed (the stamp is newer otherwise).
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]"
+	$(PY) -m ipykernel install --user --name $(KERNEL) --display-name "Eleven papers workbook (.venv)" >/dev/null
+	@touch $(STAMP)
+	@echo "[setup] .venv ready; kernel '$(KERNEL)' registered"
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb --ServerApp.port=$(PORT) \
+		$(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check course_lib tests benchmarks
+
+test-unit: setup
+	$(TEST_ENV) $(PY) -m pytest -n 2 -q -m "not e2e" tests
+
+test-notebooks: setup
+	$(TEST_ENV) COURSE_SCALE=smoke COURSE_HEADLESS=1 $(PY) -m pytest -p tests.notebook_budget --nbval-lax \
+		--nbval-current-env --nbval-cell-timeout=300 -n 2 --dist loadfile -q notebooks
+
+test-browser: setup
+	$(TEST_ENV) COURSE_SCALE=smoke $(PY) -m pytest -q -m e2e tests
+
+test: lint test-unit test-notebooks test-browser
+	@echo "[test] all stages passed"
+
+run: setup
+	$(PY) -m course_lib.run_notebooks --scale $(SCALE) $(if $(PAPER),--paper $(PAPER),) --out build/notebooks
+
+claims: setup
+	$(PY) -m course_lib.claims --scale $(SCALE) --out build/claims.md
+
+bench: setup
+	$(PY) benchmarks/run_all.py $(if $(filter smoke,$(SCALE)),--quick,) --out build/bench.md
+
+clean:
+	rm -rf build

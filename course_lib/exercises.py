@@ -1,0 +1,93 @@
+"""Exercises with self-check functions.
+
+Each paper registers its exercises in ``course_lib/<pkg>/exercises.py``; a notebook cell reads
+``answer = None`` and ``check("pkg.N", answer)``. Reference solutions live apart, in ``notebooks/solutions/``,
+and CI executes them, so a broken exercise fails the build.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable
+
+_REGISTRY: dict[str, Exercise] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Exercise:
+    """``checker(answer)`` returns True, or False / a string saying what is wrong."""
+
+    id: str
+    prompt: str
+    checker: Callable[[object], bool | str]
+    hint: str = ""
+
+
+def register(*exercises: Exercise) -> None:
+    for ex in exercises:
+        if "." not in ex.id:
+            raise ValueError(f"exercise id {ex.id!r} must look like '<package>.<n>'")
+        _REGISTRY[ex.id] = ex
+
+
+def get(exercise_id: str) -> Exercise:
+    if exercise_id not in _REGISTRY:
+        pkg = exercise_id.split(".", 1)[0]
+        try:
+            importlib.import_module(f"course_lib.{pkg}.exercises")
+        except ModuleNotFoundError:
+            pass
+    if exercise_id not in _REGISTRY:
+        raise KeyError(f"no exercise {exercise_id!r}; known: {', '.join(sorted(_REGISTRY)) or 'none loaded'}")
+    return _REGISTRY[exercise_id]
+
+
+def check(exercise_id: str, answer) -> bool:
+    """Print whether ``answer`` is right (with a hint if not) and return True/False; never raises on a wrong one."""
+    ex = get(exercise_id)
+    if answer is None:
+        print(f"[{exercise_id}] not answered yet: replace `answer = None` with your answer. {ex.prompt}")
+        return False
+    try:
+        verdict = ex.checker(answer)
+    except Exception as exc:  # a malformed answer is feedback, not a crash
+        verdict = f"could not check this answer ({type(exc).__name__}: {exc})"
+    if verdict is True:
+        print(f"[{exercise_id}] correct ✔")
+        return True
+    reason = verdict if isinstance(verdict, str) else "not quite"
+    print(f"[{exercise_id}] ✘ {reason}" + (f" — hint: {ex.hint}" if ex.hint else ""))
+    return False
+
+
+def _scale_answer(ans) -> bool | str:
+    return str(ans).strip().lower() == "smoke" or "the CI scale keeps every notebook under 60 s"
+
+
+def _seed_answer(ans) -> bool | str:
+    try:
+        import torch
+
+        return bool(torch.equal(torch.as_tensor(ans), _seeded_draw())) or "that is not what seed 123 gives"
+    except (TypeError, ValueError, RuntimeError) as exc:
+        return f"expected a tensor of shape (3,), got {type(ans).__name__} ({exc})"
+
+
+def _seeded_draw():
+    import torch
+
+    from course_lib.repro import seed_everything
+
+    state = torch.random.get_rng_state()
+    seed_everything(123)
+    draw = torch.rand(3)
+    torch.random.set_rng_state(state)
+    return draw
+
+
+register(
+    Exercise("start.1", "Which COURSE_SCALE value keeps every notebook under 60 s on 2 CPU cores?",
+             _scale_answer, hint="it is the scale CI uses; see course_lib.scale.SCALES"),
+    Exercise("start.2", "Call seed_everything(123) and then torch.rand(3); give that tensor as the answer.",
+             _seed_answer, hint="from course_lib import seed_everything"),
+)
