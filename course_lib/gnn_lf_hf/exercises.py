@@ -1,0 +1,85 @@
+"""Self-checked exercises of the GNN-LF / GNN-HF series (``check("gnn_lf_hf.N", answer)``).
+
+1–3: derivation notebook · 4–6: experiments notebook · 7–8: interactive notebook.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from course_lib.exercises import Exercise, register
+
+
+def _close(expected: float, tol: float = 1e-6):
+    def checker(ans) -> bool | str:
+        val = float(ans)
+        if math.isclose(val, expected, rel_tol=tol, abs_tol=tol):
+            return True
+        return f"got {val:.6g}; that is not it"
+    return checker
+
+
+def _karate_reg() -> float:
+    from course_lib.gnn_lf_hf.experiments import random_signal
+    from course_lib.gnn_lf_hf.graph import adjacency, karate_club, normalized_adjacency
+    from course_lib.gnn_lf_hf.objective import laplacian_regularizer
+
+    edge_index, y = karate_club()
+    A_hat = normalized_adjacency(adjacency(edge_index, y.numel(), dtype=torch.float64))
+    return float(laplacian_regularizer(random_signal(y.numel(), 2, seed=1), A_hat))
+
+
+def _check_reg(ans) -> bool | str:
+    return _close(_karate_reg(), 1e-8)(ans)
+
+
+def _check_sgc(ans) -> bool | str:
+    if not isinstance(ans, str):
+        return "answer with one of the strings 'sgc', 'appnp', 'lf', 'hf'"
+    return True if ans.strip().lower() == "sgc" else "its limit keeps a term in H, so g(λ) stays positive"
+
+
+def _texas_h() -> float:
+    from course_lib.gnn_lf_hf.datasets import load_geom_gcn
+    from course_lib.gnn_lf_hf.graph import edge_homophily
+
+    d = load_geom_gcn("texas")
+    return edge_homophily(d.edge_index, d.y)
+
+
+def _best_mu(ans) -> bool | str:
+    from course_lib.gnn_lf_hf.experiments import load_probe_cache
+
+    c = load_probe_cache()
+    sel = c[(c["kind"] == "lf") & (c["alpha"] == 0.1) & (c["K"] == 64)]
+    mine = sel[np.isclose(sel["mu"], float(ans))]
+    if mine.empty:
+        return f"μ = {ans} is not in the grid {sorted(sel['mu'].unique())}"
+    if float(mine["test_acc"].max()) >= float(sel["test_acc"].max()):
+        return True
+    return f"μ = {ans} reaches {float(mine['test_acc'].max()):.1f}%, not the best"
+
+
+register(
+    Exercise("gnn_lf_hf.1", "Contraction factor of the GNN-LF iteration (Eq. 34) for α = 0.2, μ = 0.6.",
+             _close((1 + 0.2 * 0.6 - 2 * 0.2) / (1 + 0.2 * 0.6 - 0.2)),
+             hint="coefficient of ÂZ^(k−1): (1 + αμ − 2α)/(1 + αμ − α)"),
+    Exercise("gnn_lf_hf.2", "Karate club, Z = random_signal(34, 2, seed=1): compute tr(ZᵀL̃Z) with your own "
+             "pairwise sum ½Σ_ij Ã_ij ‖Z_i/√d̃_i − Z_j/√d̃_j‖² (d̃ = degree + 1).", _check_reg,
+             hint="loop over both directions of each edge; self-loops contribute 0; d̃ counts the self-loop"),
+    Exercise("gnn_lf_hf.3", "Largest α (supremum) such that 1 + αμ − 2α > 0 for every μ ∈ [1/2, 1].",
+             _close(2 / 3), hint="the worst case is μ = 1/2"),
+    Exercise("gnn_lf_hf.4", "Which propagation ('sgc', 'appnp', 'lf', 'hf') has g(λ) → 0 for every λ > 0 as "
+             "K → ∞?", _check_sgc, hint="which iteration has no '+ αH'-type term?"),
+    Exercise("gnn_lf_hf.5", "Edge homophily of the Texas graph (fraction of edges, self-loops excluded, "
+             "joining same-class nodes), as loaded by load_geom_gcn('texas').", lambda a: _close(_texas_h())(a),
+             hint="course_lib.gnn_lf_hf.graph.edge_homophily"),
+    Exercise("gnn_lf_hf.6", "Closed-form GNN-HF response g(λ = 1) for α = 0.1, β = 0.9.",
+             _close(1.9 / (1.9 + 9.0)), hint="g(λ) = (1 + βλ)/(1 + βλ + (1/α − 1)λ)"),
+    Exercise("gnn_lf_hf.7", "With α = 0.5, which β makes the closed-form GNN-HF response at λ = 2 equal 0.5?",
+             _close(0.5), hint="solve (1 + 2β)/(1 + 2β + 2ξ) = 1/2 with ξ = 1/α − 1"),
+    Exercise("gnn_lf_hf.8", "In the cached Cora grid, which μ gives GNN-LF (α = 0.1) its best accuracy at "
+             "K = 64?", _best_mu, hint="filter load_probe_cache() on kind, alpha and K"),
+)
