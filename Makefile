@@ -14,7 +14,6 @@ ifneq ($(wildcard $(SHARED_DATA)),)
 export COURSE_DATA_MIRROR ?= $(SHARED_DATA)
 endif
 export PYTHONDONTWRITEBYTECODE := 1
-export MPLBACKEND := Agg
 TEST_ENV := COURSE_OFFLINE=1 OMP_NUM_THREADS=1 COURSE_THREADS=1 HF_HUB_OFFLINE=1 PYSTOW_HOME=$(CURDIR)/build/pystow
 
 .PHONY: help setup lab test test-unit test-notebooks test-browser run claims bench lint clean
@@ -52,7 +51,8 @@ test-notebooks: setup
 		--nbval-current-env --nbval-cell-timeout=300 -n 2 --dist loadfile -q notebooks
 
 test-browser: setup
-	$(TEST_ENV) COURSE_SCALE=smoke $(PY) -m pytest -q -m e2e tests
+	@bash tests/e2e/browser_setup.sh
+	$(TEST_ENV) COURSE_SCALE=smoke $(PY) -m pytest -q -m e2e -n 2 --maxschedchunk 1 -rP tests/e2e
 
 test: lint test-unit test-notebooks test-browser
 	@echo "[test] all stages passed"
@@ -61,10 +61,10 @@ run: setup
 	$(PY) -m course_lib.run_notebooks --scale $(SCALE) $(if $(PAPER),--paper $(PAPER),) --out build/notebooks
 
 claims: setup
-	$(PY) -m course_lib.claims --scale $(SCALE) --out build/claims.md
+	MPLBACKEND=Agg $(PY) -m course_lib.claims --scale $(SCALE) --out build/claims.md
 
 bench: setup
-	$(PY) benchmarks/run_all.py $(if $(filter smoke,$(SCALE)),--quick,) --out build/bench.md
+	MPLBACKEND=Agg $(PY) benchmarks/run_all.py $(if $(filter smoke,$(SCALE)),--quick,) --out build/bench.md
 
 clean:
 	rm -rf build

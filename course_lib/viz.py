@@ -21,10 +21,24 @@ def _render(fn: Callable[..., Figure], values: dict) -> Figure:
     return fig
 
 
-def interactive(fn: Callable[..., Figure], *, continuous_update: bool = False, **controls):
-    """Show ``fn(**values)`` with one ipywidgets control per keyword; returns the widget box (None headless)."""
-    import ipywidgets as widgets
+def interactive(fn: Callable[..., Figure], *, continuous_update: bool = False, **controls) -> None:
+    """Show ``fn(**values)`` with one ipywidgets control per keyword (a static figure when headless).
+
+    Returns None, so a call on a cell's last line is not shown a second time as the cell's value.
+    """
     from IPython.display import display
+
+    if is_headless():
+        _check_controls(controls, continuous_update)
+        fig = _render(fn, {name: c.value for name, c in controls.items()})
+        display(fig)
+        plt.close(fig)
+        return
+    display(build_interactive(fn, continuous_update=continuous_update, **controls))
+
+
+def _check_controls(controls: dict, continuous_update: bool) -> None:
+    import ipywidgets as widgets
 
     for name, control in controls.items():
         if not isinstance(control, widgets.ValueWidget):
@@ -34,12 +48,14 @@ def interactive(fn: Callable[..., Figure], *, continuous_update: bool = False, *
             control.continuous_update = continuous_update
         if not control.description:
             control.description = name
-    values = {name: c.value for name, c in controls.items()}
-    if is_headless():
-        fig = _render(fn, values)
-        display(fig)
-        plt.close(fig)
-        return None
+
+
+def build_interactive(fn: Callable[..., Figure], *, continuous_update: bool = False, **controls):
+    """The live view behind :func:`interactive`: controls + an Output re-rendered on every change (a VBox)."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    _check_controls(controls, continuous_update)
     out = widgets.Output()
 
     def redraw(_change=None):
@@ -52,6 +68,5 @@ def interactive(fn: Callable[..., Figure], *, continuous_update: bool = False, *
     for control in controls.values():
         control.observe(redraw, names="value")
     box = widgets.VBox([widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap")), out])
-    display(box)
     redraw()
     return box

@@ -155,7 +155,7 @@ def test_interactive_headless_renders_default(monkeypatch):
     monkeypatch.setenv("COURSE_HEADLESS", "1")
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
-    assert viz.interactive(plot_course_map, highlight=widgets.Dropdown(options=["all", "graphs"])) is None
+    viz.interactive(plot_course_map, highlight=widgets.Dropdown(options=["all", "graphs"]))
     assert len(shown) == 1 and isinstance(shown[0], plt.Figure)
     with pytest.raises(TypeError, match="value widget"):
         viz.interactive(plot_course_map, highlight="graphs")
@@ -177,7 +177,7 @@ def test_interactive_live_redraws(monkeypatch):
 
     slider = widgets.IntSlider(value=3, min=1, max=9)
     monkeypatch.setattr("IPython.display.display", lambda obj: None)
-    box = viz.interactive(view, n=slider)
+    box = viz.build_interactive(view, n=slider)
     slider.value = 7
     assert calls == [3, 7] and isinstance(box, widgets.VBox)
 
