@@ -1,0 +1,93 @@
+"""Self-check exercises of the relative-position series (ids ``relative_position.N``)."""
+from __future__ import annotations
+
+import torch
+
+from course_lib.exercises import Exercise, register
+from course_lib.relative_position.positions import relative_position_index
+
+
+def _as_long(ans) -> torch.Tensor:
+    return torch.as_tensor(ans).long()
+
+
+def _index_4_1(ans) -> bool | str:
+    t = _as_long(ans)
+    want = relative_position_index(4, 4, 1)
+    if t.shape != want.shape:
+        return f"expected a 4 × 4 matrix, got shape {tuple(t.shape)}"
+    if torch.equal(t, want):
+        return True
+    if torch.equal(t, want.T):
+        return "that is the transpose: the convention is rel[i, j] = clip(j − i, k) + k (row = query i)"
+    if torch.equal(t + 1, want):
+        return "close — remember the + k shift that turns distances into table rows 0..2k"
+    return "not quite; compute clip(j − i, −1, 1) + 1 for every query row i and key column j"
+
+
+def _rows(ans) -> bool | str:
+    return int(ans) == 33 or "each table holds one vector per clipped distance −k..k"
+
+
+def _naive_floats(ans) -> bool | str:
+    want = 2 * 8 * 4 * 256 * 256 * 32
+    try:
+        val = int(ans)
+    except (TypeError, ValueError):
+        return "give an integer number of floats"
+    if val == want // 2:
+        return "that is one relation tensor; the naive version builds one for keys and one for values"
+    if val == 2 * 256 * 256 * 32:
+        return "that is the paper's shared (n, n, d) version; the naive one repeats it per batch and head"
+    return val == want or "count b·h·n²·d floats per relation tensor, for keys and values"
+
+
+def _far_k(ans) -> bool | str:
+    val = int(ans)
+    if val == 12:
+        return "with k = 12 the distance −12 IS the clipped bucket, shared with −13, −14, … — still ambiguous"
+    if val < 12:
+        return "with k < 12, distance −12 falls in the clipped bucket together with −13, −14, … — ambiguous"
+    return val == 13 or "larger k works too, but what is the smallest?"
+
+
+def _chance(ans) -> bool | str:
+    return abs(float(ans) - 1 / 10) < 0.011 or ("the unseen positions hold digits 0..9 uniformly; a model that "
+                                                "guesses a digit is right with probability …")
+
+
+def _bucket_keys(ans) -> bool | str:
+    got = sorted(int(a) for a in ans)
+    return got == [8, 9] or "rel[5, j] = clip(j − 5, 3) + 3 equals 2k = 6 exactly when j − 5 >= 3"
+
+
+def _incremental_row(ans) -> bool | str:
+    got = [int(a) for a in ans]
+    want = relative_position_index(1, 7, 2, q_offset=6)[0].tolist()
+    if got == want:
+        return True
+    if len(got) != 7:
+        return "the new token (t = 6) attends to the 7 keys 0..6"
+    return "use q_offset = 6: rel = clip(j − 6, 2) + 2 for j = 0..6"
+
+
+register(
+    Exercise("relative_position.1", "Give rel = relative_position_index for n = 4, k = 1 as a 4 × 4 nested list "
+             "(rows = queries i, columns = keys j).", _index_4_1, hint="rel[i, j] = clip(j − i, −k, k) + k"),
+    Exercise("relative_position.2", "How many vectors does one w^K table hold when the clipping distance is "
+             "k = 16 (the paper's base setting)?", _rows, hint="distances −k, …, 0, …, k"),
+    Exercise("relative_position.3", "How many floats do the naive relation tensors a^K and a^V take for b = 8, "
+             "h = 4, n = 256, d_z = 32?", _naive_floats, hint="two tensors of shape (b, h, n, n, d)"),
+    Exercise("relative_position.4", "On the far_offset task y_i = x_{i−12}, what is the smallest clipping "
+             "distance k that lets a ONE-layer relative model locate the source token?", _far_k,
+             hint="the model must tell distance −12 apart from every other distance, "
+             "and the last table row w_{−k} stands for ALL distances ≤ −k"),
+    Exercise("relative_position.5", "What token accuracy does a model reach on unseen positions of the offset "
+             "task if it just guesses a uniformly random digit? (a float)", _chance,
+             hint="labels at positions ≥ 2 are uniform digits"),
+    Exercise("relative_position.6", "Query i = 5, n = 10, k = 3: which key positions j use the table row "
+             "w^K_{+3} (the right clipped bucket)? Give a list.", _bucket_keys, hint="clip(j − i, k) = k"),
+    Exercise("relative_position.7", "During cached decoding the token at position t = 6 attends to keys "
+             "0..6. Give its row of relative indices for k = 2 (a list of 7 ints).", _incremental_row,
+             hint="relative_position_index(1, 7, 2, q_offset=6)"),
+)

@@ -1,0 +1,117 @@
+"""Claims measurements, plotting functions, exercises and the cache loaders' fallbacks."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from course_lib import pick_preset
+from course_lib.claims import Ledger
+from course_lib.exercises import check
+from course_lib.relative_position import claims, views
+from course_lib.relative_position.presets import PRESETS
+from course_lib.relative_position.synthetic import LengthResult
+
+
+def test_claims_are_well_formed_and_exactness_claims_hold():
+    ids = [c.id for c in claims.CLAIMS]
+    assert len(ids) == len(set(ids)) and all(i.startswith("rp.") for i in ids)
+    ledger = Ledger(claims.PAPER, claims.CLAIMS, "smoke")
+    claims.record_exactness(ledger)
+    ledger.check()
+    assert ledger.status("rp.fused_equals_naive") == "PASS"
+
+
+def test_broken_implementation_would_fail_the_equivalence_claim(monkeypatch):
+    from course_lib.relative_position import attention
+
+    real = attention.relative_attention_einsum
+
+    def off_by_one(q, k, v, rel_k=None, rel_v=None, **kw):
+        return real(q, k, v, rel_k, None if rel_v is None else torch.roll(rel_v, 1, 0), **kw)
+
+    monkeypatch.setattr(attention, "relative_attention_einsum", off_by_one)
+    assert claims.measure_equivalence("einsum") > 1e-3
+
+
+def _res(name, train, unseen):
+    return LengthResult(name, train, (train + unseen) / 2, unseen, 1.0, [1.0], [train] * 20 + [unseen] * 20)
+
+
+def test_recording_length_generalization_and_translation():
+    ledger = Ledger(claims.PAPER, claims.CLAIMS, "course")
+    claims.record_length_generalization(ledger, {
+        "relative (k=8)": _res("r", 1.0, 1.0), "absolute sinusoidal": _res("s", 0.99, 0.2),
+        "learned absolute": _res("l", 1.0, 0.1), "k = 0 (no positions)": _res("0", 0.2, 0.17)})
+    assert ledger.status("rp.offset.gap") == "PASS"
+    hist = pd.DataFrame({"val_loss": [5.0, 3.0]})
+    claims.record_translation(ledger, {"relative": {"history": hist, "bleu": 20.0, "long_bleu": 10.0},
+                                       "sinusoidal": {"history": hist, "bleu": 5.0, "long_bleu": 9.0}})
+    assert ledger.status("rp.multi30k.bleu") == "FAIL" and ledger.status("rp.multi30k.loss_falls") == "PASS"
+    claims.record_ablation(ledger, {0: _res("0", .2, .1), 2: _res("2", .6, .19), 3: _res("3", 1, .99)})
+    assert ledger.measured["rp.ablation.min_k"][0] == 3
+
+
+def test_presets_cover_every_scale():
+    assert pick_preset(PRESETS, "smoke").steps < pick_preset(PRESETS, "course").steps
+    assert set(PRESETS["smoke"].variants) <= set(PRESETS["course"].variants)
+
+
+def test_views_return_figures():
+    figs = [views.plot_relative_index(3, 10), views.plot_relative_index(0, 4, query=9),
+            views.plot_attention(torch.rand(4, 5), list("abcd"), list("vwxyz")),
+            views.plot_tables(torch.randn(5, 8), torch.randn(5, 8)),
+            views.plot_position_accuracy({"a": [1.0] * 40, "b": [0.5] * 40}),
+            views.plot_loss_curves({"a": list(range(50, 0, -1))}),
+            views.plot_k_ablation({0: 0.1, 2: 1.0, 8: 1.0}),
+            views.plot_timing(pd.DataFrame({"n": [64, 256, 64, 256], "candidate": ["a", "a", "b", "b"],
+                                            "ratio": [1, 1, 1.5, 2.0]})),
+            views.plot_memory(pd.DataFrame({"n": [16, 32], "impl": ["naive", "naive"], "saved MB": [1.0, 4.0]})),
+            views.plot_bleu_by_length({"r": pd.DataFrame({"sentences": [3], "BLEU": [10.0]}, index=["1-8"])}),
+            views.plot_translation_attention(["a", "b"], ["<s>", "x"], torch.rand(2, 2), torch.rand(2, 2))]
+    assert all(isinstance(f, Figure) for f in figs)
+    plt.close("all")
+    with pytest.raises(ValueError, match="2-D"):
+        views.plot_attention(torch.rand(2, 3, 4))
+
+
+def test_exercises_accept_reference_answers_and_reject_wrong_ones():
+    from course_lib.relative_position.positions import relative_position_index
+
+    good = {1: relative_position_index(4, 4, 1).tolist(), 2: 33, 3: 2 * 8 * 4 * 256 * 256 * 32, 4: 13,
+            5: 0.1, 6: [8, 9], 7: [0, 0, 0, 0, 0, 1, 2]}
+    bad = {1: relative_position_index(4, 4, 1).T.tolist(), 2: 32, 3: 8 * 4 * 256 * 256 * 32, 4: 12, 5: 0.5,
+           6: [9], 7: [0, 1, 2]}
+    for i in good:
+        assert check(f"relative_position.{i}", good[i]) is True
+        assert check(f"relative_position.{i}", bad[i]) is False
+    assert check("relative_position.1", None) is False
+
+
+def test_tagger_attention_view_and_head_validation():
+    from course_lib.relative_position.synthetic import build_tagger
+
+    model = build_tagger("relative", 4, seed=0)
+    assert isinstance(views.plot_tagger_attention(model, 30, 1, name="rel"), Figure)
+    with pytest.raises(ValueError, match="head must be"):
+        views.plot_tagger_attention(model, 30, 9)
+    plt.close("all")
+
+
+def test_cache_loaders_read_the_committed_cache_or_fall_back(tmp_path):
+    from course_lib.relative_position import cache, translation
+
+    fallback = cache.load_demo_taggers(tmp_path, fallback_steps=2)  # empty folder: loud banner + quick training
+    assert set(fallback) == set(cache.TAGGERS)
+    if not (cache.DATA_DIR / "translator.pt").is_file():
+        pytest.skip("no cached demo models in data/relative_position")
+    taggers = cache.load_demo_taggers()
+    x = torch.randint(0, 10, (2, 30))
+    assert all(m(x).shape == (2, 30, 11) for m in taggers.values())
+    model, data = cache.load_demo_translator()
+    out = translation.translate(model, data, ["A dog runs on the beach."])
+    assert len(out) == 1 and out[0]
+    assert cache.load_timings(tmp_path) is None
