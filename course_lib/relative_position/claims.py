@@ -18,16 +18,16 @@ CF = ("course", "full")
 CLAIMS = [
     Claim(id="rp.split_equals_naive", statement="The paper's split (einsum, shared n×n×d) formulation equals the "
           "naive per-head relation tensors", paper_value="exact (same maths, §3.3)", source="paper §3.3 / brief §6.6",
-          metric="max |einsum − naive| / max(1, |naive|) over output and grads (fp32, b=8 h=4 d=32 k=16 "
+          metric="max abs(einsum − naive) / max(1, max abs(naive)) over output and grads (fp32, b=8 h=4 d=32 k=16 "
           "n=48)", op="<=",
           threshold=1e-5, scales=ALL),
     Claim(id="rp.fused_equals_naive", statement="Our fused formulation (bucketed lookups, hand-written backward) "
           "equals the naive reference", paper_value="— (our implementation)", source="this course",
-          metric="max |fused − naive| / max(1, |naive|) over output and grads (fp32, same shapes)", op="<=",
+          metric="max abs(fused − naive) / max(1, max abs(naive)) over output and grads (fp32, same shapes)", op="<=",
           threshold=1e-5, scales=ALL),
     Claim(id="rp.shift_invariance", statement="Relative attention logits are invariant to a joint shift of query "
           "and key positions", paper_value="by construction (Eq. 4, a_ij depends on j − i only)",
-          source="paper §3.2", metric="max |e(i, j) − e(i+s, j+s)| on repeated content (fp32)", op="<=",
+          source="paper §3.2", metric="max abs(e(i, j) − e(i+s, j+s)) on repeated content (fp32)", op="<=",
           threshold=1e-5, scales=ALL),
     Claim(id="rp.clipping_identical", statement="Clipping makes every distance beyond k identical",
           paper_value="clip(j − i, k) (Eq. 3–4)", source="paper §3.2",
@@ -38,7 +38,7 @@ CLAIMS = [
           op=">=", threshold=8.0, scales=ALL),
     Claim(id="rp.incremental_equals_full", statement="Cached (incremental) decoding with the new row's relative "
           "index equals full recomputation", paper_value="— (t2t #778 / OpenNMT-py #1244 pitfall)",
-          source="brief §6.7", metric="max |logits cached − logits recomputed| over 12 steps", op="<=",
+          source="brief §6.7", metric="max abs(logits cached − logits recomputed) over 12 steps", op="<=",
           threshold=1e-4, scales=ALL),
     Claim(id="rp.offset.relative_unseen", statement="Offset task y_i = x_{i−2}, train lengths 8–20: relative "
           "(k = 8) is accurate on positions ≥ 20 of length-40 sequences", paper_value="generalises to unseen "
