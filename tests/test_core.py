@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from course_lib import Preset, get_device, get_scale, pick_preset, seed_everything, set_threads, setup_notebook
-from course_lib.claims import Claim, Ledger
 from course_lib.course_map import PAPERS, concept_graph, plot_course_map
 from course_lib.exercises import Exercise, check, register
 
@@ -88,44 +87,7 @@ def test_setup_notebook(monkeypatch, capsys):
     assert "scale=smoke" in capsys.readouterr().out
 
 
-CLAIMS = [
-    Claim(id="a", statement="acc high", paper_value="90%", source="Tab. 1", metric="acc", op=">=",
-          threshold={"smoke": 0.5, "course": 0.8, "full": 0.9}),
-    Claim(id="b", statement="error low", paper_value="1e-6", source="Eq. 3", metric="err", op="<=", threshold=1e-6),
-    Claim(id="c", statement="reported", paper_value="?", source="Fig. 2", metric="x", op="report"),
-    Claim(id="d", statement="course only", paper_value="1", source="-", metric="y", op=">=", threshold=1,
-          scales=("course",)),
-]
-
-
-def test_ledger_pass_fail_and_table():
-    ledger = Ledger("demo", CLAIMS, scale="smoke")
-    assert ledger.record("a", 0.6) is True
-    assert ledger.record("b", 1e-3) is False
-    assert ledger.record("c", 42) is None
-    table = ledger.table().set_index("id")
-    assert table.loc["a", "status"] == "PASS" and table.loc["b", "status"] == "FAIL"
-    assert table.loc["c", "status"] == "reported" and table.loc["d", "status"] == "not at this scale"
-    with pytest.raises(AssertionError, match="b: FAIL"):
-        ledger.check()
-    ledger.record("b", 0.0)
-    ledger.check()
-    with pytest.raises(KeyError, match="declared"):
-        ledger.record("zzz", 1)
-
-
-def test_ledger_require_all_and_nan():
-    ledger = Ledger("demo", CLAIMS, scale="course")
-    ledger.record("a", float("nan"))
-    assert ledger.status("a") == "FAIL"
-    assert any(line.startswith("d: not run") for line in ledger.failures(require_all=True))
-
-
-def test_claim_validation():
-    with pytest.raises(ValueError, match="op must be"):
-        Claim(id="x", statement="", paper_value="", source="", metric="", op="==", threshold=1)
-    with pytest.raises(ValueError, match="needs a threshold"):
-        Claim(id="x", statement="", paper_value="", source="", metric="", op=">=")
+# The claims ledger is tested in tests/test_claims.py.
 
 
 def test_exercises_check(capsys):
