@@ -11,6 +11,7 @@ import importlib
 from collections.abc import Callable
 
 _REGISTRY: dict[str, Exercise] = {}
+_WRONG: dict[str, int] = {}  # wrong answers so far per exercise (this kernel): picks the hint level
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,7 +21,8 @@ class Exercise:
     id: str
     prompt: str
     checker: Callable[[object], bool | str]
-    hint: str = ""
+    hint: str = ""   # level 1: a nudge
+    hint2: str = ""  # level 2: the approach (shown from the second wrong answer on); never the answer itself
 
 
 def register(*exercises: Exercise) -> None:
@@ -56,8 +58,23 @@ def check(exercise_id: str, answer) -> bool:
         print(f"[{exercise_id}] correct ✔")
         return True
     reason = verdict if isinstance(verdict, str) else "not quite"
+    _WRONG[exercise_id] = _WRONG.get(exercise_id, 0) + 1
     print(f"[{exercise_id}] ✘ {reason}" + (f" — hint: {ex.hint}" if ex.hint else ""))
+    if ex.hint2 and _WRONG[exercise_id] >= 2:
+        print(f"[{exercise_id}] approach: {ex.hint2}")
+    elif ex.hint2:
+        print(f"[{exercise_id}] (a second wrong answer shows the approach; or call hint({exercise_id!r}, 2))")
     return False
+
+
+def hint(exercise_id: str, level: int = 1) -> str:
+    """Print and return the hint of an exercise: level 1 the nudge, level 2 the approach."""
+    ex = get(exercise_id)
+    if level not in (1, 2):
+        raise ValueError(f"hint level must be 1 (nudge) or 2 (approach), got {level!r}")
+    text = (ex.hint if level == 1 else ex.hint2 or ex.hint) or "no hint for this exercise"
+    print(f"[{exercise_id}] hint {level}: {text}")
+    return text
 
 
 def _scale_answer(ans) -> bool | str:
