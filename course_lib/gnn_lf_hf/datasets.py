@@ -24,6 +24,7 @@ import torch
 from course_lib.gnn_lf_hf.graph import adjacency, coo, laplacian, normalized_adjacency
 
 PLANETOID = ("Cora", "CiteSeer")
+PLANETOID_FILES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 GEOM_GCN = ("cornell", "texas", "wisconsin", "film")
 #: Statistics from the mirror's SOURCE.md: nodes, directed edges (after PyG's coalesce), features, classes.
 EXPECTED_STATS = {
@@ -98,12 +99,15 @@ def _read_pickle(path: Path):
             return pickle.load(fh, encoding="latin1")
 
 
-def _planetoid_root(root: str | Path | None) -> Path:
-    if root is not None:
-        return Path(root)
-    from course_lib.data import fetch
+def _planetoid_root(root: str | Path | None, name: str) -> Path:
+    """The registry's verified folder, or a caller-given ``root`` whose files are sha256-checked before any is
+    unpickled (``course_lib.data.verify_files``)."""
+    from course_lib.data import fetch, verify_files
 
-    return fetch("planetoid")
+    if root is None:
+        return fetch("planetoid")
+    pre = name.lower()
+    return verify_files("planetoid", root, [f"{name}/raw/ind.{pre}.{k}" for k in PLANETOID_FILES])
 
 
 def load_planetoid(name: str = "Cora", *, root: str | Path | None = None, normalize: bool = True) -> GraphData:
@@ -116,10 +120,9 @@ def load_planetoid(name: str = "Cora", *, root: str | Path | None = None, normal
     """
     if name not in PLANETOID:
         raise ValueError(f"load_planetoid: name must be one of {PLANETOID}, got {name!r}")
-    raw = _planetoid_root(root) / name / "raw"
+    raw = _planetoid_root(root, name) / name / "raw"
     pre = name.lower()
-    x, tx, allx, y, ty, ally, graph = (_read_pickle(raw / f"ind.{pre}.{k}")
-                                       for k in ("x", "tx", "allx", "y", "ty", "ally", "graph"))
+    x, tx, allx, y, ty, ally, graph = (_read_pickle(raw / f"ind.{pre}.{k}") for k in PLANETOID_FILES[:7])
     test_index = np.loadtxt(raw / f"ind.{pre}.test.index", dtype=np.int64)
     test_sorted = np.sort(test_index)
     tx, ty = sp.csr_matrix(tx), np.asarray(ty)
@@ -163,10 +166,13 @@ def load_geom_gcn(name: str, *, split: int = 0, root: str | Path | None = None,
         raise ValueError(f"load_geom_gcn: name must be one of {GEOM_GCN} (or 'actor'), got {name!r}")
     if not (isinstance(split, int) and 0 <= split < 10):
         raise ValueError(f"load_geom_gcn: split must be an int in [0, 10), got {split!r}")
-    if root is None:
-        from course_lib.data import fetch
+    from course_lib.data import fetch, verify_files
 
+    if root is None:
         root = fetch("geom-gcn")
+    else:  # a caller-given folder is sha256-checked like the registry's own
+        verify_files("geom-gcn", root, [f"{name}/raw/out1_node_feature_label.txt", f"{name}/raw/out1_graph_edges.txt",
+                                        f"{name}/raw/{name}_split_0.6_0.2_{split}.npz"])
     raw = Path(root) / name / "raw"
     lines = (raw / "out1_node_feature_label.txt").read_text().split("\n")[1:]
     lines = [ln.split("\t") for ln in lines if ln.strip()]
@@ -199,34 +205,81 @@ def pyg_cache_dir() -> Path:
     return Path(env) if env else Path(tempfile.gettempdir()) / f"course_lib_pyg_{os.getuid()}"
 
 
+def _pyg_folder(dataset: str, sub: str) -> Path:
+    """``pyg_cache_dir()/sub`` with verified raw files, and a ``processed/`` folder PyG may reuse only if it was
+    built from exactly these raw files by this PyG version (a manifest of sha256s says so); otherwise it is
+    removed so PyG rebuilds it. Raw files are re-copied from the registry whenever their sha256 is wrong."""
+    import torch_geometric
+
+    from course_lib.artifacts import read_json, write_atomic
+    from course_lib.data import entry, fetch, sha256_of
+
+    base = pyg_cache_dir()
+    base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    st = base.stat()
+    if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o022):
+        raise PermissionError(f"{base} is not a private folder of this user (owner uid {st.st_uid}, mode "
+                              f"{oct(st.st_mode & 0o777)}); set COURSE_PYG_CACHE to a folder of your own")
+    src_root = fetch(dataset)
+    specs = [f for f in entry(dataset)["files"] if f["path"].startswith(f"{sub}/raw/")]
+    raw = base / sub / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for f in specs:
+        dest = raw / Path(f["path"]).name
+        if not dest.is_file() or sha256_of(dest) != f["sha256"]:
+            write_atomic(dest, (src_root / f["path"]).read_bytes())
+            if sha256_of(dest) != f["sha256"]:
+                raise OSError(f"copying {f['path']} into {raw} did not give the registry's sha256")
+    processed, manifest = base / sub / "processed", base / sub / "processed.sha256.json"
+    want = {"torch_geometric": torch_geometric.__version__, "raw": {Path(f["path"]).name: f["sha256"] for f in specs}}
+    if processed.is_dir():
+        try:
+            ok = read_json(manifest) == {**want, "processed": {p.name: sha256_of(p) for p in processed.iterdir()}}
+        except (OSError, ValueError):
+            ok = False
+        if not ok:
+            shutil.rmtree(processed)
+    return base
+
+
+def _seal_pyg_folder(base: Path, dataset: str, sub: str) -> None:
+    """Write the manifest that lets :func:`_pyg_folder` trust ``processed/`` next time."""
+    import torch_geometric
+
+    from course_lib.artifacts import write_json
+    from course_lib.data import entry, sha256_of
+
+    specs = [f for f in entry(dataset)["files"] if f["path"].startswith(f"{sub}/raw/")]
+    processed = base / sub / "processed"
+    write_json(base / sub / "processed.sha256.json", {
+        "torch_geometric": torch_geometric.__version__, "raw": {Path(f["path"]).name: f["sha256"] for f in specs},
+        "processed": {p.name: sha256_of(p) for p in processed.iterdir()}})
+
+
 def load_pyg(name: str):
     """The same graph through PyTorch Geometric (``Planetoid``, ``WebKB`` or ``Actor``) — peers only.
 
-    The verified raw files are copied into :func:`pyg_cache_dir` first, so PyG writes ``processed/`` there and
-    never into the read-only mirror; nothing downloads. Requires ``torch_geometric``.
+    The verified raw files are copied into :func:`pyg_cache_dir` first (re-checked on every call, as is the
+    ``processed/`` folder PyG left there, see :func:`_pyg_folder`), so PyG writes ``processed/`` there and never into
+    the read-only mirror; nothing downloads. Requires ``torch_geometric``.
     """
     from torch_geometric.datasets import Actor, Planetoid, WebKB
 
-    from course_lib.data import fetch
-
     if name in PLANETOID:
-        src, sub = fetch("planetoid") / name / "raw", name
+        dataset, sub = "planetoid", name
     elif name.lower() in GEOM_GCN or name.lower() == "actor":
-        key = "film" if name.lower() == "actor" else name.lower()
-        src, sub = fetch("geom-gcn") / key / "raw", key
+        dataset, sub = "geom-gcn", "film" if name.lower() == "actor" else name.lower()
     else:
         raise ValueError(f"load_pyg: unknown graph {name!r}; expected one of {PLANETOID + GEOM_GCN}")
-    base = pyg_cache_dir()
-    dest = base / sub / "raw"
-    if not dest.is_dir():
-        dest.mkdir(parents=True, exist_ok=True)
-        for f in src.iterdir():
-            shutil.copyfile(f, dest / f.name)
+    base = _pyg_folder(dataset, sub)
     if name in PLANETOID:
-        return Planetoid(root=str(base), name=name)[0]
-    if sub == "film":
-        return Actor(root=str(base / "film"))[0]
-    return WebKB(root=str(base), name=sub)[0]
+        graph = Planetoid(root=str(base), name=name)[0]
+    elif sub == "film":
+        graph = Actor(root=str(base / "film"))[0]
+    else:
+        graph = WebKB(root=str(base), name=sub)[0]
+    _seal_pyg_folder(base, dataset, sub)
+    return graph
 
 
 def csbm(n: int = 1000, *, num_classes: int = 3, homophily: float = 0.5, avg_degree: float = 10.0,
