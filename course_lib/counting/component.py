@@ -198,20 +198,38 @@ class Counter(nn.Module):
 
     def trace(self, boxes: torch.Tensor, attention: torch.Tensor) -> CounterTrace:
         """Run all steps and return every intermediate (see :class:`CounterTrace`)."""
+        #: Inputs: keep the top-$n$ proposals by attention; $a = \sigma(\text{logits}) \in [0, 1]^n$.
         boxes, a = select_top_proposals(boxes, attention, self.n_objects)
         if self.attention_is_logits:
             a = torch.sigmoid(a)
         elif a.numel() and (a.min() < 0 or a.max() > 1):
             raise ValueError("attention must lie in [0, 1] (or pass attention_is_logits=True)")
         f = self.f
+        #: **Step 1, attention graph** $A = a a^\top$: with $c$ relevant boxes of weight 1 it has $c^2$ edges,
+        #: so the count is $\sqrt{\sum A}$ — if no two proposals cover the same object.
         A = attention_graph(a)
+        #: **Step 2, distance** $D_{ij} = 1 - \mathrm{IoU}(b_i, b_j)$.
         D = distance_matrix(boxes, abs_eps=self.abs_eps)
+        #: **Step 3, intra-object de-duplication** $\tilde A = f_1(A) \odot f_2(D)$: edges between heavily
+        #: overlapping proposals (one object) are removed; $D_{ii} = 0$ removes the self-loops.
         A_tilde = intra_object_dedup(A, D, f[0], f[1])
+        #: **Step 4, inter-object de-duplication.** $X = f_4(A) \odot f_5(D)$;
+        #: $\mathrm{Sim}_{ij} = f_3(1 - |a_i - a_j|) \prod_k f_3(1 - |X_{ik} - X_{jk}|)$;
+        #: $s_i = \sum_j \mathrm{Sim}_{ij}$;
+        #: $C_{ij} = \tilde A_{ij} / (s_i s_j)$: a proposal with $s_i$ look-alikes contributes $1/s_i$ of an object.
         X = f[3](A) * f[4](D)
         sim = inter_object_similarity(a, X, f[2], self.max_elements)
         C, s = inter_object_dedup(A_tilde, sim)
+        #: **Step 5, self-loops back**: $C_{ii} = f_1(a_i a_i) / s_i$.
+        #:
+        #: **Step 6, count** $c = \sqrt{\sum_{ij} C_{ij}}$.
         correction = self_loop_correction(a, s, f[0])
         count = count_from_graph(C, correction)
+        #: **Step 7**: $o$ = linear interpolation between the one-hots of $\lfloor c \rfloor$ and $\lceil c \rceil$.
+        #:
+        #: **Step 8, confidence** $p_a = \mathrm{mean}_i |f_6(a_i) - \tfrac12|$,
+        #: $p_D = \mathrm{mean}_{ij} |f_7(D_{ij}) - \tfrac12|$;
+        #: the output is $o \cdot f_8(p_a + p_D)$.
         one_hot = interpolated_one_hot(count, self.n_objects)
         conf = count_confidence(a, D, f[5], f[6], f[7])
         C_full = C + torch.diag_embed(correction)

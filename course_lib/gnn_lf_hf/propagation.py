@@ -219,12 +219,16 @@ def iterate(kind: str, H: torch.Tensor, apply_A: ApplyA, K: int, *, alpha: float
     multiplication by 1 − x); see :mod:`course_lib.gnn_lf_hf.spectral`.
     Returns Z^(K), or ``{k: Z^(k)}`` for every k in ``depths`` (all ≤ K) when ``depths`` is given.
     """
+    #: Check the hyper-parameters against the ranges in which each iteration converges, and the
+    #: requested depths. $\xi = 1/\alpha - 1$ is the weight of the smoothness term of the objective.
     k = check_params(kind, alpha=alpha, mu=mu, beta=beta, K=K)
     want = sorted(set(depths)) if depths is not None else None
     if want is not None and (not want or want[0] < 0 or want[-1] > K):
         raise ValueError(f"depths must be non-empty and within [0, K={K}], got {want}")
     out: dict[int, torch.Tensor] = {}
     xi = 1.0 / alpha - 1.0
+    #: **Truncated power series** (the JKNet and DAGNN rows of Table 1):
+    #: $Z = \sum_{k} w_k \hat A^k H$ — one more power of $\hat A$ per step, weights read off the closed form.
     if k in ("jknet", "dagnn"):  # truncated series Σ w_k Â^k H
         P = H
         Z = H / (1 + xi) if k == "dagnn" else torch.zeros_like(H)
@@ -237,20 +241,30 @@ def iterate(kind: str, H: torch.Tensor, apply_A: ApplyA, K: int, *, alpha: float
             if want is not None and step in want:
                 out[step] = Z
         return out if want is not None else Z
+    #: **GNN-LF, iterative form (Eq. 34).** With $c = 1 + \alpha\mu - \alpha$, start from the low-pass
+    #: filtered input $Z^{(0)} = \frac{\mu}{c} H + \frac{1-\mu}{c} \hat A H$, then repeat
+    #: $Z \leftarrow \frac{1 + \alpha\mu - 2\alpha}{c}\, \hat A Z + \alpha Z^{(0)}$.
     if k == "lf":  # Eq. 34
         c = 1 + alpha * mu - alpha
         Z = (mu / c) * H + ((1 - mu) / c) * apply_A(H)
         coef, res = (1 + alpha * mu - 2 * alpha) / c, alpha * Z
+    #: **GNN-HF, iterative form (Eq. 42).** With $c' = \alpha\beta + 1$ and $\tilde L = I - \hat A$, start
+    #: from the high-pass filtered input $Z^{(0)} = \frac{1}{c'} H + \frac{\beta}{c'} \tilde L H$, then repeat
+    #: $Z \leftarrow \frac{\alpha\beta - \alpha + 1}{c'}\, \hat A Z + \alpha Z^{(0)}$.
     elif k == "hf":  # Eq. 42
         c = alpha * beta + 1
         Z = (1 / c) * H + (beta / c) * (H - apply_A(H))
         coef, res = (alpha * beta - alpha + 1) / c, alpha * Z
+    #: The other rows of Table 1 are the same two-term update with other constants,
+    #: e.g. APPNP: $Z \leftarrow (1-\alpha)\hat A Z + \alpha H$ (GNN-LF with $\mu = 1$, GNN-HF with $\beta = 0$).
     elif k == "appnp":
         Z, coef, res = H, 1 - alpha, alpha * H
     elif k == "gcn":
         Z, coef, res = H, 0.5, 0.5 * H
     else:  # sgc
         Z, coef, res = H, 1.0, None
+    #: One loop for all of them: $Z^{(k+1)} = \text{coef}\cdot \hat A Z^{(k)} + \text{res}$.
+    #: It converges to the closed form because $|\text{coef}| \cdot \rho(\hat A) < 1$ (`contraction_factor`).
     if want is not None and 0 in want:
         out[0] = Z
     for step in range(1, K + 1):

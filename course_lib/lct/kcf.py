@@ -61,11 +61,20 @@ def kernel_correlation(xf: np.ndarray, zf: np.ndarray, shape: tuple[int, int], k
         raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
     if xf.shape != zf.shape:
         raise ValueError(f"x and z spectra must have the same shape, got {xf.shape} and {zf.shape}")
+    #: Features may have $D$ channels (HOG cells); the kernel sums over channels and, as in the released
+    #: `gaussian_correlation.m`, normalises by the number of elements $M N D$.
     d = xf.shape[2] if xf.ndim == 3 else 1
     numel = shape[0] * shape[1] * d
+    #: Correlation of $x$ with **every cyclic shift** of $z$ at once: $\mathcal{F}^{-1}(\sum_d \hat x_d \odot
+    #: \hat z_d^*)$. Circulant matrices are diagonalised by the DFT, so this is $O(n \log n)$ instead of $n$
+    #: dot products.
     xy = _cross(xf, zf, shape)
+    #: Linear kernel: the kernel values of all shifts are that correlation itself.
     if kernel == "linear":
         return fft2(xy / numel)
+    #: Gaussian kernel: $\lVert x - P^i z\rVert^2 = \lVert x\rVert^2 + \lVert z\rVert^2 - 2\,c_i$, so
+    #: every distance comes from the same correlation $c$ (norms by Parseval from the spectra).
+    #: The result goes back to the Fourier domain, $\hat k$, ready for Eq. 17 and Eq. 22.
     xx = spectral_energy(xf, shape)
     zz = spectral_energy(zf, shape)
     k = np.exp(-np.maximum(0.0, (xx + zz - 2.0 * xy) / numel) / sigma**2)
@@ -78,12 +87,16 @@ def train_filter(xf: np.ndarray, yf: np.ndarray, shape: tuple[int, int], lam: fl
     (KCF Eq. 17)."""
     if lam <= 0:
         raise ValueError(f"lambda must be positive, got {lam}")
+    #: Kernel ridge regression over all cyclic shifts of $x$, solved element-wise in the Fourier domain
+    #: (KCF Eq. 17): $\hat\alpha = \hat y / (\hat k^{xx} + \lambda)$ — no $n \times n$ inverse.
     return yf / (kernel_correlation(xf, xf, shape, kernel, sigma) + lam)
 
 
 def detect(alphaf: np.ndarray, model_xf: np.ndarray, zf: np.ndarray, shape: tuple[int, int],
            kernel: str = "gaussian", sigma: float = 1.0) -> np.ndarray:
     """Response map f(z) = F⁻¹(k̂^{x̄z} ⊙ α̂) (KCF Eq. 22); its peak index is the displacement (cyclic)."""
+    #: Evaluate the regressor on every cyclic shift of the new patch $z$ at once (KCF Eq. 22):
+    #: $f(z) = \mathcal{F}^{-1}(\hat k^{\bar x z} \odot \hat\alpha)$; the peak's index is the displacement.
     return ifft2(alphaf * kernel_correlation(zf, model_xf, shape, kernel, sigma), shape)
 
 

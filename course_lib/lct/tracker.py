@@ -202,6 +202,8 @@ class LCTTracker:
         cfg = self.cfg
         frame_w, gray = self._prepare(frame)
         self.frame_index += 1
+        #: **Translation.** The context filter $R_c$ responds on the search window; the response peak is
+        #: the displacement, in cells, so the position moves by the peak times the cell stride.
         # 1. translation
         zf = self._features(gray, self.pos, self.window_sz, self.cos)
         response = self._respond(self.alphaf, self.xf, zf, self.grid)
@@ -212,9 +214,13 @@ class LCTTracker:
         state = FrameState(box=np.zeros(4), confidence=float("nan"), peak=peak)
         if self.keep_maps:
             state.response = np.fft.fftshift(response).astype(np.float32)
+        #: **Confidence.** $C$ = the peak response of the long-term appearance filter $R_t$ at the new
+        #: position (it is only updated from confident frames, so it remembers what the target looks like).
         # 2. confidence of the long-term filter
         if cfg.use_longterm:
             conf, app_resp = self.confidence_at(gray, self.pos)
+            #: **Re-detection** when $C < T_r$: the online detector proposes a candidate; it replaces the
+            #: position only if $R_t$ is more confident there.
             # 3. re-detection
             if cfg.use_redetect and conf < cfg.t_r:
                 state.redetect_tried = True
@@ -226,11 +232,15 @@ class LCTTracker:
             state.confidence = conf
             if self.keep_maps:
                 state.app_response = np.fft.fftshift(app_resp).astype(np.float32)
+        #: **Scale** from the 1-D scale filter $R_s$ (DSST). While the target looks lost ($C < T_r$)
+        #: scale and model updates are frozen (released-code behaviour).
         frozen = cfg.use_longterm and cfg.freeze_below_tr and state.confidence < cfg.t_r
         # 4. scale
         if cfg.use_scale and not frozen:
             self.scale = float(np.clip(self.scale * self.scale_filter.estimate(gray, self.pos, self.scale),
                                        self.min_scale, self.max_scale))
+        #: **Updates** by linear interpolation with rate $\eta$. $R_t$ and the detector learn only from
+        #: confident frames, $C > T_a$ — the long-term memory is not polluted by occlusions.
         # 5. updates
         eta = cfg.interp_factor
         if not frozen:

@@ -289,15 +289,22 @@ def relative_attention_einsum(q, k, v, rel_k=None, rel_v=None, *, mask=None, cau
     kk = _check_inputs(q, k, v, rel_k, rel_v)
     n_q, n_k, d = q.shape[2], k.shape[2], q.shape[3]
     mask = _full_mask(mask, causal, n_q, n_k, q_offset, q.device)
+    #: **Term 1** of the split key sum (§3.3): the usual batched $q k^\top$, shape $(b, h, n, n)$.
     logits = torch.matmul(q, k.transpose(-1, -2))
+    #: **Term 2**: $x_i W^Q (a^K_{ij})^\top$ with the relation tensor $a^K$ of shape $(n, n, d)$ shared
+    #: by all heads and the batch — one einsum `bhid,ijd->bhij` ($n$ parallel matmuls), never a
+    #: $(b, h, n, n, d)$ tensor. Then $e_{ij} = (\text{term}_1 + \text{term}_2)/\sqrt{d_z}$ (Eq. 4).
     if rel_k is not None:
         ak = _gather_tables(rel_k, n_q, n_k, kk, q_offset)
         logits = logits + torch.einsum("bhid,ijd->bhij" if rel_k.dim() == 2 else "bhid,hijd->bhij", q, ak)
     logits = logits / math.sqrt(d)
     if mask is not None:
         logits = logits.masked_fill(~mask, float("-inf"))
+    #: $\alpha_{ij} = \operatorname{softmax}_j(e_{ij})$ (masked positions get $-\infty$ first).
     p = torch.softmax(logits, dim=-1)
     pd = F.dropout(p, dropout_p) if dropout_p > 0 else p
+    #: Values, split the same way (Eq. 3): $z_i = \sum_j \alpha_{ij} x_j W^V + \sum_j \alpha_{ij} a^V_{ij}$ —
+    #: a matmul plus one einsum `bhij,ijd->bhid`.
     out = torch.matmul(pd, v)
     if rel_v is not None:
         av = _gather_tables(rel_v, n_q, n_k, kk, q_offset)
