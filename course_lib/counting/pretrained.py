@@ -12,10 +12,11 @@ from pathlib import Path
 
 import torch
 
+from course_lib.artifacts import artifact_dir, write_json
 from course_lib.counting.models import CountingModel, NMSCounter
 from course_lib.counting.training import run_coins, run_toy
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "counting"
+DATA_DIR = artifact_dir("counting")
 #: The training budget of each cached model (the course budget of the brief, §6.3).
 TASKS = {
     "toy": {"l": 0.5, "q": 0.0, "iterations": 400, "batch_size": 128, "seed": 0},
@@ -51,10 +52,7 @@ def export_pretrained(task: str) -> Path:
         "nms": {"iou_threshold": nms.iou_threshold, "score_threshold": nms.score_threshold},
         "state": {k: v.tolist() for k, v in model.state_dict().items()},
     }
-    path = _path(task)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=1))
-    return path
+    return write_json(_path(task), payload)
 
 
 def load_pretrained(task: str = "toy") -> tuple[CountingModel, NMSCounter]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from course_lib.artifacts import artifact_dir, write_json
 from course_lib.gnn_lf_hf.datasets import GraphData, csbm, load_geom_gcn
 from course_lib.gnn_lf_hf.graph import as_csr, edge_homophily
 from course_lib.gnn_lf_hf.objective import objective_grad, objective_spec, stationary_point
@@ -25,7 +26,7 @@ from course_lib.gnn_lf_hf.propagation import closed_form, contraction_factor, it
 from course_lib.gnn_lf_hf.training import TrainConfig, linear_probe, run_seeds, summarize
 
 TABLE1 = ("sgc", "gcn", "appnp", "jknet", "dagnn", "lf", "hf")
-CACHE_PATH = Path(__file__).resolve().parents[2] / "data" / "gnn_lf_hf" / "cora_probe_grid.json"
+CACHE_PATH = artifact_dir("gnn_lf_hf") / "cora_probe_grid.json"
 
 
 def random_signal(n: int, channels: int = 7, *, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -218,9 +219,7 @@ def build_probe_cache(data: GraphData, path: str | Path = CACHE_PATH, *, grid: d
            f"{probe_epochs} Adam epochs, best validation epoch, seed {seed}", "grid": {k: list(v) for k, v in
                                                                                        grid.items()},
            "seconds": round(time.perf_counter() - t0, 1), "entries": entries}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
+    write_json(path, out)
     return out
 
 

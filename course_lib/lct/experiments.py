@@ -120,9 +120,9 @@ def threshold_sweep(seq: Sequence, t_r_values: Iterable[float], t_a_values: Iter
 # ----------------------------------------------------------------------------------------------- peer cache
 def data_dir():
     """``data/lct`` of the repository (small generated artefacts, see ``data/README.md``)."""
-    from pathlib import Path
+    from course_lib.artifacts import artifact_dir
 
-    return Path(__file__).resolve().parents[2] / "data" / "lct"
+    return artifact_dir("lct")
 
 
 PEER_CACHE = "jogging1_peers.npz"
@@ -144,9 +144,9 @@ def build_peer_cache(peers: Iterable[str] | None = None, path=None) -> dict[str,
         out[f"{name}__cpu_fps"] = np.float32(res.cpu_fps)
     import cv2
 
-    path = path or data_dir() / PEER_CACHE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, opencv_version=np.array(cv2.__version__), **out)
+    from course_lib.artifacts import save_npz
+
+    save_npz(path or data_dir() / PEER_CACHE, opencv_version=np.array(cv2.__version__), **out)
     return out
 
 

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import torch
 
+from course_lib.artifacts import artifact_dir, save_torch, write_atomic, write_json
 from course_lib.relative_position.transformer import Seq2SeqTransformer, SequenceTagger, TransformerConfig
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "relative_position"
+DATA_DIR = artifact_dir("relative_position")
 TAGGERS = {"relative (k=8)": ("relative", 8), "absolute sinusoidal": ("sinusoidal", 8),
            "learned absolute": ("learned", 8)}
 
@@ -107,9 +108,7 @@ def build_timings(directory: Path | None = None, ns=(64, 256, 1024), rounds: int
     root.mkdir(parents=True, exist_ok=True)
     tables = {"core": timing_table(ns, level="core", rounds=rounds),
               "module": timing_table(ns, level="module", rounds=rounds, compile_einsum=True, peers=True)}
-    path = root / "timings.json"
-    path.write_text(json.dumps({k: v.to_dict(orient="records") for k, v in tables.items()}, indent=1))
-    return path
+    return write_json(root / "timings.json", {k: v.to_dict(orient="records") for k, v in tables.items()})
 
 
 def build_cache(directory: Path | None = None, *, tagger_steps: int = 1500, translator_steps: int = 1000,
@@ -122,13 +121,14 @@ def build_cache(directory: Path | None = None, *, tagger_steps: int = 1500, tran
     if not models:
         return root
     taggers = build_taggers(tagger_steps, seed)
-    torch.save({name: {"config": dataclasses.asdict(m.cfg), "vocab": m.encoder.embed.tokens.num_embeddings,
-                       "classes": m.head.out_features, "state": _half(m.state_dict())}
-                for name, m in taggers.items()}, root / "taggers.pt")
+    save_torch(root / "taggers.pt", {
+        name: {"config": dataclasses.asdict(m.cfg), "vocab": m.encoder.embed.tokens.num_embeddings,
+               "classes": m.head.out_features, "state": _half(m.state_dict())} for name, m in taggers.items()})
     model, data = build_translator(translator_steps, seed=seed)
-    torch.save({"config": dataclasses.asdict(model.cfg), "state": _half(model.state_dict())}, root / "translator.pt")
-    (root / "spm_en.model").write_bytes(data.src_sp.serialized_model_proto())
-    (root / "spm_de.model").write_bytes(data.tgt_sp.serialized_model_proto())
+    # the tokenisers first, the translator last: a reader that finds translator.pt finds its tokenisers too
+    write_atomic(root / "spm_en.model", data.src_sp.serialized_model_proto())
+    write_atomic(root / "spm_de.model", data.tgt_sp.serialized_model_proto())
+    save_torch(root / "translator.pt", {"config": dataclasses.asdict(model.cfg), "state": _half(model.state_dict())})
     return root
 
 
