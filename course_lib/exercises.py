@@ -108,3 +108,68 @@ register(
     Exercise("start.2", "Call seed_everything(123) and then torch.rand(3); give that tensor as the answer.",
              _seed_answer, hint="from course_lib import seed_everything"),
 )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# build-it exercises: the learner passes a function written without course_lib; it is compared with the library
+def course_lib_uses(fn) -> list[str]:
+    """Names that ``fn`` reads from its globals (or closure) that come from ``course_lib`` (empty when none)."""
+    import inspect
+    import types
+
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return []
+    names, found = set(code.co_names) | set(code.co_freevars), []
+    for const in code.co_consts:  # nested functions / lambdas inside the learner's function
+        if isinstance(const, types.CodeType):
+            names |= set(const.co_names)
+    scope = dict(fn.__globals__)
+    scope.update(inspect.getclosurevars(fn).nonlocals)
+    for name in sorted(names):
+        obj = scope.get(name)
+        origin = getattr(obj, "__name__", "") if inspect.ismodule(obj) else getattr(obj, "__module__", "") or ""
+        if isinstance(origin, str) and origin.split(".")[0] == "course_lib":
+            found.append(name)
+    return found
+
+
+def build_checker(reference: Callable, make_inputs: Callable, *, trials: int = 3, atol: float = 1e-6,
+                  rtol: float = 1e-5, name: str = "your function") -> Callable[[object], bool | str]:
+    """A checker for build-it exercises: call the learner's function and ``reference`` on ``trials`` fresh random
+    inputs (``make_inputs(rng) -> tuple``) and compare with ``allclose``. Rejects functions that use course_lib."""
+    import numpy as np
+
+    def checker(fn) -> bool | str:
+        if not callable(fn):
+            return f"pass {name} itself (answer = my_function), not its result"
+        borrowed = course_lib_uses(fn)
+        if borrowed:
+            return f"build it without course_lib (it uses {', '.join(borrowed)})"
+        rng = np.random.default_rng()
+        for trial in range(trials):
+            args = make_inputs(rng)
+            got = fn(*args)
+            if got is None:
+                return f"{name} returned None: fill in its body and return the result"
+            want = np.asarray(_numpy(reference(*args)))
+            got = np.asarray(_numpy(got))
+            if got.shape != want.shape:
+                return f"expected an array of shape {want.shape}, got {got.shape} (trial {trial + 1})"
+            if not np.allclose(got, want, atol=atol, rtol=rtol):
+                err = float(np.max(np.abs(got - want)))
+                return f"differs from the library on random input {trial + 1} (max abs difference {err:.3g})"
+        return True
+
+    return checker
+
+
+def _numpy(x):
+    try:
+        import torch
+
+        if isinstance(x, torch.Tensor):
+            return x.detach().cpu().double().numpy()
+    except ImportError:  # pragma: no cover
+        pass
+    return x

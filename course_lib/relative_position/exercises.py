@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.exercises import Exercise, register
+from course_lib.exercises import Exercise, build_checker, register
 from course_lib.relative_position.positions import relative_position_index
 
 
@@ -51,6 +51,24 @@ def _far_k(ans) -> bool | str:
     return val == 13 or "larger k works too, but what is the smallest?"
 
 
+def _split_inputs(rng):
+    b, h, n, d = (int(rng.integers(1, 3)), int(rng.integers(1, 4)), int(rng.integers(2, 9)),
+                  int(rng.integers(2, 7)))
+    q, kk, v = (rng.standard_normal((b, h, n, d)) for _ in range(3))
+    a_k, a_v = rng.standard_normal((n, n, d)), rng.standard_normal((n, n, d))
+    return q, kk, v, a_k, a_v
+
+
+def _split_reference(q, k, v, a_k, a_v):
+    from course_lib.relative_position.attention import relation_aware_attention
+
+    n = q.shape[2]
+    labels = torch.arange(n * n).reshape(n, n)  # every pair its own label: the table is a^K itself
+    t = torch.as_tensor
+    out = relation_aware_attention(t(q), t(k), t(v), labels, t(a_k).reshape(n * n, -1), t(a_v).reshape(n * n, -1))
+    return out[0] if isinstance(out, tuple) else out
+
+
 def _chance(ans) -> bool | str:
     return abs(float(ans) - 1 / 10) < 0.011 or ("the unseen positions hold digits 0..9 uniformly; a model that "
                                                 "guesses a digit is right with probability …")
@@ -73,21 +91,41 @@ def _incremental_row(ans) -> bool | str:
 
 register(
     Exercise("relative_position.1", "Give rel = relative_position_index for n = 4, k = 1 as a 4 × 4 nested list "
-             "(rows = queries i, columns = keys j).", _index_4_1, hint="rel[i, j] = clip(j − i, −k, k) + k"),
+             "(rows = queries i, columns = keys j).", _index_4_1,
+             hint="rows are queries i, columns keys j; the entry depends only on j − i",
+             hint2="rel[i, j] = clip(j − i, −k, k) + k"),
     Exercise("relative_position.2", "How many vectors does one w^K table hold when the clipping distance is "
-             "k = 16 (the paper's base setting)?", _rows, hint="distances −k, …, 0, …, k"),
+             "k = 16 (the paper's base setting)?", _rows,
+             hint="one vector per clipped distance", hint2="list the distances −k, …, 0, …, k and count them"),
     Exercise("relative_position.3", "How many floats do the naive relation tensors a^K and a^V take for b = 8, "
-             "h = 4, n = 256, d_z = 32?", _naive_floats, hint="two tensors of shape (b, h, n, n, d)"),
+             "h = 4, n = 256, d_z = 32?", _naive_floats,
+             hint="the naive form materialises one relation vector per (batch, head, query, key)",
+             hint2="two tensors (keys and values) of shape (b, h, n, n, d_z)"),
     Exercise("relative_position.4", "On the far_offset task y_i = x_{i−12}, what is the smallest clipping "
              "distance k that lets a ONE-layer relative model locate the source token?", _far_k,
-             hint="the model must tell distance −12 apart from every other distance, "
-             "and the last table row w_{−k} stands for ALL distances ≤ −k"),
+             hint="which distances share the last table row?",
+             hint2="the model must tell distance −12 apart from every other distance; the last row w_{−k} "
+             "stands for ALL distances ≤ −k"),
     Exercise("relative_position.5", "What token accuracy does a model reach on unseen positions of the offset "
              "task if it just guesses a uniformly random digit? (a float)", _chance,
-             hint="labels at positions ≥ 2 are uniform digits"),
+             hint="how are the labels at unseen positions distributed?",
+             hint2="labels at positions ≥ 2 are uniform digits; a random guess is right with probability …"),
     Exercise("relative_position.6", "Query i = 5, n = 10, k = 3: which key positions j use the table row "
-             "w^K_{+3} (the right clipped bucket)? Give a list.", _bucket_keys, hint="clip(j − i, k) = k"),
+             "w^K_{+3} (the right clipped bucket)? Give a list.", _bucket_keys,
+             hint="the right clipped bucket collects every key at distance ≥ k",
+             hint2="list the j in 0..n−1 with clip(j − i, k) = k"),
     Exercise("relative_position.7", "During cached decoding the token at position t = 6 attends to keys "
              "0..6. Give its row of relative indices for k = 2 (a list of 7 ints).", _incremental_row,
-             hint="relative_position_index(1, 7, 2, q_offset=6)"),
+             hint="the single query sits at absolute position 6, not 0",
+             hint2="rel = clip(j − 6, −k, k) + k for every key j = 0..6 (q_offset in relative_position_index)"),
+    Exercise("relative_position.8", "Build it: write split_attention(q, k, v, a_k, a_v) with numpy or plain torch "
+             "(no course_lib) for q, k, v of shape (b, h, n, d) and relation tensors a_k, a_v (n, n, d) shared "
+             "by batch and heads: return z (b, h, n, d) of Eq. 3–4 computed the efficient way (§3.3), "
+             "q kᵀ plus one einsum with a_k for the logits, p v plus one einsum with a_v for the output. "
+             "Checked against the library's relation-aware attention on random inputs.",
+             build_checker(_split_reference, _split_inputs, atol=1e-8, name="split_attention"),
+             hint="e_ij = q_i·(k_j + a^K_ij)/√d splits into q_i·k_j and q_i·a^K_ij; the second term pairs "
+             "query i with row i of a_k",
+             hint2="logits: q @ kᵀ plus one einsum that pairs (b, h, i, d) with (i, j, d) into (b, h, i, j); "
+             "divide by √d; softmax over j; output: p @ v plus the analogous einsum with a_v"),
 )
