@@ -16,7 +16,7 @@ endif
 export PYTHONDONTWRITEBYTECODE := 1
 TEST_ENV := COURSE_OFFLINE=1 OMP_NUM_THREADS=1 COURSE_THREADS=1 HF_HUB_OFFLINE=1 PYSTOW_HOME=$(CURDIR)/build/pystow
 
-.PHONY: help setup lab test test-unit test-notebooks test-browser run claims bench lint clean
+.PHONY: help setup lab test test-unit test-notebooks test-browser run claims bench gpu-check lint clean
 
 help:
 	@echo "make lab    - set up .venv (first time) and open JupyterLab on notebooks/00_start_here.ipynb"
@@ -25,6 +25,7 @@ help:
 	@echo "make run    - execute notebooks with papermill (SCALE=smoke|course|full, PAPER=<folder>) into build/"
 	@echo "make claims - run every declared claim at SCALE and write build/claims.md"
 	@echo "make bench  - run benchmarks/ and write build/bench.md"
+	@echo "make gpu-check - every paper's training + inference once on the GPU (AMP), DDP with 2 GPUs (DRY=1: plan only)"
 
 setup: $(STAMP)
 
@@ -62,6 +63,10 @@ run: setup
 
 claims: setup
 	MPLBACKEND=Agg $(PY) -m course_lib.claims --scale $(SCALE) --out build/claims.md
+
+# One smoke-scale pass of every paper on the accelerator present; table in build/gpu_check.md; non-zero on failure.
+gpu-check: setup
+	MPLBACKEND=Agg COURSE_SCALE=smoke $(PY) -m course_lib.gpu_check $(if $(DRY),--dry-run,) --out build/gpu_check.md
 
 bench: setup
 	MPLBACKEND=Agg $(PY) benchmarks/run_all.py $(if $(filter smoke,$(SCALE)),--quick,) --out build/bench.md
