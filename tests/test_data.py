@@ -256,3 +256,13 @@ def test_one_member_request_stores_its_siblings_too(archive_registry):
     data.fetch_file("pack", "2.txt")
     data.fetch_file("pack", "0.txt")
     assert len(calls) == 1
+
+
+def test_verify_command(fake_registry, monkeypatch, capsys):
+    from course_lib.data.__main__ import main as cli
+
+    tmp, payload = fake_registry
+    _put(tmp / "mirror" / "toy", "sub/table.csv", payload)
+    assert cli(["verify"]) == 0 and "toy" in capsys.readouterr().out
+    _put(tmp / "mirror" / "toy", "sub/table.csv", b"tampered")
+    assert cli(["verify"]) == 1 and "FAILED" in capsys.readouterr().out
