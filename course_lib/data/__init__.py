@@ -126,7 +126,10 @@ def _quarantine(path: Path, name: str, spec: dict, got: str) -> Path:
     """Move a cached file whose sha256 is wrong out of the dataset folder (into ``<cache>/.corrupt/``)."""
     dest = cache_dir() / ".corrupt" / name / f"{spec['path']}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}"
     dest.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(path, dest)
+    try:
+        os.replace(path, dest)
+    except FileNotFoundError:  # another process moved it aside first
+        return dest
     warnings.warn(f"{_mismatch(name, spec, path, got)}; moved it to {dest} and fetching a good copy",
                   RuntimeWarning, stacklevel=3)
     return dest
