@@ -1,7 +1,8 @@
-"""One place that turns ``COURSE_DEVICE`` (auto | cpu | cuda | mps) into a ``torch.device``."""
+"""One place that turns ``COURSE_DEVICE`` (auto | cpu | cuda | mps) into a ``torch.device``, and synchronised timing."""
 from __future__ import annotations
 
 import os
+import time
 
 import torch
 
@@ -40,3 +41,33 @@ def get_device(name: str | None = None, *, announce: bool = True) -> torch.devic
         extra = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
         print(f"[course_lib] device: {device}{extra}")
     return device
+
+
+def resolve_device(device: torch.device | str | None = None) -> torch.device:
+    """The device a library function should use: ``device`` if given, else :func:`get_device` (``COURSE_DEVICE``,
+    default auto → CUDA, then MPS, then CPU). Named accelerators are checked by :func:`get_device` (clear error
+    when absent); a ``torch.device`` passes through unchanged. Nothing is printed."""
+    if isinstance(device, torch.device):
+        return device
+    if device is None or str(device).strip().lower().split(":", 1)[0] in DEVICES:
+        return get_device(device, announce=False)
+    return torch.device(device)
+
+
+def synchronize(device: torch.device | str | torch.Tensor | None = None) -> None:
+    """Wait for the queued kernels of ``device`` (a device, its name, or a tensor on it) — CUDA and MPS run
+    asynchronously, so a timing that does not synchronise measures the launch, not the work. No-op on CPU;
+    ``None`` synchronises the current CUDA device when there is one."""
+    if isinstance(device, torch.Tensor):
+        device = device.device
+    kind = torch.device(device).type if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
+    if kind == "cuda":
+        torch.cuda.synchronize(device)
+    elif kind == "mps":
+        torch.mps.synchronize()
+
+
+def clock(device: torch.device | str | torch.Tensor | None = None) -> float:
+    """``time.perf_counter()`` after :func:`synchronize` — use it for both ends of a timed span of torch work."""
+    synchronize(device)
+    return time.perf_counter()

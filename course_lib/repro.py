@@ -7,15 +7,19 @@ import random
 import numpy as np
 import torch
 
+from course_lib.checks import as_int
+
 # Measured on the 2-core CI machine class (benchmarks/bench_core.py): small models train fastest with one
 # intra-op thread per process, and CI runs two notebooks in parallel, one per core.
 DEFAULT_THREADS = 1
 
 
 def seed_everything(seed: int, *, deterministic: bool = True) -> None:
-    """Seed python, numpy and torch (CPU and CUDA); ask for deterministic kernels where torch has them."""
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    """Seed python, numpy and torch (CPU and CUDA); ask for deterministic kernels where torch has them.
+
+    ``seed``: a non-negative int or numpy integer (``TypeError`` for bool / float, ``ValueError`` if negative).
+    """
+    seed = as_int("seed", seed, minimum=0)  # numpy integers accepted; True / 1.0 / "0" are not seeds
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

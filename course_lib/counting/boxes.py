@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import torch
 
+from course_lib.checks import finite, nonfinite_message, require_all
+
 
 def _check_boxes(boxes: torch.Tensor, name: str = "boxes") -> None:
     if not torch.is_tensor(boxes):
@@ -17,11 +19,35 @@ def _check_boxes(boxes: torch.Tensor, name: str = "boxes") -> None:
         raise TypeError(f"{name} must be a floating-point tensor, got {boxes.dtype}")
 
 
-def box_area(boxes: torch.Tensor) -> torch.Tensor:
-    """Area (x2 − x1)₊ · (y2 − y1)₊ of boxes of shape (..., n, 4) → (..., n)."""
-    _check_boxes(boxes)
+def _inverted_message(name: str, boxes: torch.Tensor) -> str:
+    bad = (boxes[..., 2:] < boxes[..., :2]).any(-1)
+    first = boxes[bad][0].tolist()
+    return (f"{name} must be (x1, y1, x2, y2) with x1 <= x2 and y1 <= y2; {int(bad.sum())} of {bad.numel()} "
+            f"boxes have x2 < x1 or y2 < y1, e.g. {first} (for (x, y, w, h) boxes use (x, y, x + w, y + h))")
+
+
+def box_conditions(boxes: torch.Tensor, name: str = "boxes") -> list:
+    """``(flag, message)`` pairs for :func:`course_lib.checks.require_all`: finite, x1 <= x2 and y1 <= y2."""
+    return [(finite(boxes), lambda: nonfinite_message(name, boxes)),
+            ((boxes[..., 2:] >= boxes[..., :2]).all(), lambda: _inverted_message(name, boxes))]
+
+
+def check_boxes(boxes: torch.Tensor, name: str = "boxes") -> torch.Tensor:
+    """Validate (..., n, 4) float boxes (x1, y1, x2, y2): shape, dtype, finite, x1 <= x2, y1 <= y2 (one host sync).
+    Raises ``TypeError``/``ValueError`` naming what was expected; returns ``boxes``."""
+    _check_boxes(boxes, name)
+    require_all(*box_conditions(boxes, name))
+    return boxes
+
+
+def _area(boxes: torch.Tensor) -> torch.Tensor:
     wh = (boxes[..., 2:] - boxes[..., :2]).clamp_min(0)
     return wh[..., 0] * wh[..., 1]
+
+
+def box_area(boxes: torch.Tensor) -> torch.Tensor:
+    """Area (x2 − x1) · (y2 − y1) of boxes of shape (..., n, 4) → (..., n); inverted or non-finite boxes raise."""
+    return _area(check_boxes(boxes))
 
 
 def pairwise_iou(
@@ -35,15 +61,24 @@ def pairwise_iou(
     (relative, scale-free): IoU = inter / union wherever union > 0, and for degenerate pairs (union = 0, i.e.
     two zero-area boxes) IoU = 1 if the boxes coincide and 0 otherwise. Hence IoU(b, b) = 1 for every box.
     Pass ``abs_eps=1e-12`` to reproduce the official behaviour (for the notebook's demonstration).
+    Boxes must be finite with x1 <= x2 and y1 <= y2 (``ValueError`` otherwise).
     """
-    b = a if b is None else b
     _check_boxes(a, "a")
-    _check_boxes(b, "b")
+    conditions = box_conditions(a, "a")
+    if b is not None:
+        _check_boxes(b, "b")
+        conditions += box_conditions(b, "b")
+    require_all(*conditions)
+    return _iou(a, a if b is None else b, abs_eps)
+
+
+def _iou(a: torch.Tensor, b: torch.Tensor, abs_eps: float | None = None) -> torch.Tensor:
+    """:func:`pairwise_iou` without the checks (for callers that validated their boxes once)."""
     lt = torch.maximum(a[..., :, None, :2], b[..., None, :, :2])
     rb = torch.minimum(a[..., :, None, 2:], b[..., None, :, 2:])
     wh = (rb - lt).clamp_min(0)
     inter = wh[..., 0] * wh[..., 1]
-    union = box_area(a)[..., :, None] + box_area(b)[..., None, :] - inter
+    union = _area(a)[..., :, None] + _area(b)[..., None, :] - inter
     if abs_eps is not None:
         return inter / (union + abs_eps)
     positive = union > 0
@@ -60,15 +95,17 @@ def nms_keep(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float = 0
     the whole batch, so the cost is n batched steps rather than B·n Python steps (no torchvision dependency).
     """
     _check_boxes(boxes)
-    if boxes.dim() != 3 or scores.shape != boxes.shape[:2]:
+    if boxes.dim() != 3 or not torch.is_tensor(scores) or scores.shape != boxes.shape[:2]:
         raise ValueError(
-            f"expected boxes (B, n, 4) and scores (B, n); got {tuple(boxes.shape)} and {tuple(scores.shape)}"
+            f"expected boxes (B, n, 4) and scores (B, n); got {tuple(boxes.shape)} and "
+            f"{tuple(getattr(scores, 'shape', ()))}"
         )
+    require_all(*box_conditions(boxes), (finite(scores), lambda: nonfinite_message("scores", scores)))
     if not 0.0 <= iou_threshold <= 1.0:
         raise ValueError(f"iou_threshold must lie in [0, 1], got {iou_threshold}")
     order = torch.argsort(scores, dim=1, descending=True, stable=True)
     sorted_boxes = torch.gather(boxes, 1, order[..., None].expand_as(boxes))
-    over = pairwise_iou(sorted_boxes) > iou_threshold
+    over = _iou(sorted_boxes, sorted_boxes) > iou_threshold
     n = boxes.shape[1]
     keep_sorted = torch.zeros(scores.shape, dtype=torch.bool, device=boxes.device)
     suppressed = torch.zeros_like(keep_sorted)

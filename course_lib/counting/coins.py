@@ -15,7 +15,8 @@ import functools
 import numpy as np
 import torch
 
-from course_lib.counting.boxes import pairwise_iou
+from course_lib.checks import as_int
+from course_lib.counting.boxes import _iou
 from course_lib.counting.toy import CountingBatch
 
 REGIONS = {"left": (0, 192), "right": (192, 384), "all": (0, 384)}  # x-ranges of the 303 × 384 image
@@ -104,7 +105,9 @@ class CoinsCountingDataset:
         if self.duplicates:
             dup = self._jittered(B, self.duplicates, self.jitter).reshape(B, self.duplicates * K, 4)
             coin_of = self.coins.repeat(self.duplicates, 1)
-            iou = pairwise_iou(dup[:, :, None, :], coin_of[None, :, None, :])[..., 0, 0]
+            # raw jittered copies may be inverted (x2 < x1) until they are ordered below; their IoU is scored as
+            # it always was (inverted extent counted as empty), so the unchecked IoU is used here
+            iou = _iou(dup[:, :, None, :], coin_of[None, :, None, :])[..., 0, 0]
             present = torch.rand(B, self.duplicates * K, generator=g) < self.p_duplicate
             parent = primary_score.repeat(1, self.duplicates)
             factor = iou.clamp_min(0).sqrt() * (0.8 + 0.2 * torch.rand(B, self.duplicates * K, generator=g))
@@ -140,8 +143,7 @@ class CoinsCountingDataset:
     def batch(self, batch_size: int, return_crops: bool = False):
         """``batch_size`` examples as a :class:`CountingBatch` in crop coordinates (and the crops if asked).
         """
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        batch_size = as_int("batch_size", batch_size, minimum=1)
         boxes, scores = self.detections(batch_size)
         crop = self.crops(batch_size)
         origin, extent = crop[:, None, :2], crop[:, None, 2:] - crop[:, None, :2]

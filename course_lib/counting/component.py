@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.counting.boxes import _check_boxes, pairwise_iou
+from course_lib.checks import as_int, finite, nonfinite_message, require_all, require_finite
+from course_lib.counting.boxes import _check_boxes, _iou, box_conditions, check_boxes
 from course_lib.counting.piecewise import PiecewiseLinear
 
 #: What each of the eight functions acts on (for plots and docs).
@@ -44,8 +45,12 @@ def attention_graph(a: torch.Tensor) -> torch.Tensor:
 def distance_matrix(boxes: torch.Tensor, *, abs_eps: float | None = None) -> torch.Tensor:
     """Step 2: D_ij = 1 − IoU(b_i, b_j) (B, n, 4) → (B, n, n); D_ii = 0 exactly (tiny-box fix, see
     ``pairwise_iou``)."""
-    _check_boxes(boxes)
-    return 1.0 - pairwise_iou(boxes, abs_eps=abs_eps)
+    return _distance_matrix(check_boxes(boxes), abs_eps)
+
+
+def _distance_matrix(boxes: torch.Tensor, abs_eps: float | None = None) -> torch.Tensor:
+    """:func:`distance_matrix` for boxes already validated (no host sync)."""
+    return 1.0 - _iou(boxes, boxes, abs_eps)
 
 
 def intra_object_dedup(A: torch.Tensor, D: torch.Tensor, f1: nn.Module, f2: nn.Module) -> torch.Tensor:
@@ -109,11 +114,16 @@ def interpolated_one_hot(c: torch.Tensor, n: int) -> torch.Tensor:
     1).
 
     Example (n = 3): 2.75 → [0, 0, 0.25, 0.75]. The gradient flows through the fractional part.
+    ``n``: a positive int (numpy integers accepted); NaN / inf counts raise ``ValueError``.
     """
     if not torch.is_tensor(c) or not c.is_floating_point():
         raise TypeError(f"c must be a float tensor, got {type(c).__name__}")
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    n = as_int("n (maximum count)", n, minimum=1)
+    return _interpolated_one_hot(require_finite("c (counts)", c), n)
+
+
+def _interpolated_one_hot(c: torch.Tensor, n: int) -> torch.Tensor:
+    """:func:`interpolated_one_hot` without the checks (no host sync)."""
     c = c.reshape(-1).clamp(0.0, float(n))
     lo = c.detach().floor().long().clamp(max=n)
     frac = (c - lo.to(c.dtype))[:, None]
@@ -142,6 +152,7 @@ def select_top_proposals(
         raise ValueError(
             f"boxes (B, m, 4) and attention (B, m) disagree: {tuple(boxes.shape)}, {tuple(attention.shape)}"
         )
+    n = as_int("n", n, minimum=1)
     if attention.shape[1] < n:
         raise ValueError(f"need at least n = {n} proposals per example, got {attention.shape[1]}")
     if attention.shape[1] == n:
@@ -188,28 +199,33 @@ class Counter(nn.Module):
         max_elements: int = 2**15,
     ):
         super().__init__()
-        if not isinstance(n_objects, int) or n_objects < 1:
-            raise ValueError(f"n_objects must be a positive int, got {n_objects!r}")
-        self.n_objects = n_objects
+        self.n_objects = as_int("n_objects", n_objects, minimum=1)
         self.attention_is_logits = attention_is_logits
         self.abs_eps = abs_eps
         self.max_elements = max_elements
         self.f = nn.ModuleList([PiecewiseLinear(d) for _ in range(8)])
 
     def trace(self, boxes: torch.Tensor, attention: torch.Tensor) -> CounterTrace:
-        """Run all steps and return every intermediate (see :class:`CounterTrace`)."""
+        """Run all steps and return every intermediate (see :class:`CounterTrace`).
+
+        Boxes must be finite with x1 <= x2, y1 <= y2 and the attention finite (in [0, 1] unless logits): all
+        checked at once, one host sync per call.
+        """
         #: Inputs: keep the top-$n$ proposals by attention; $a = \sigma(\text{logits}) \in [0, 1]^n$.
         boxes, a = select_top_proposals(boxes, attention, self.n_objects)
+        checks = [*box_conditions(boxes), (finite(a), lambda: nonfinite_message("attention", a))]
+        if not self.attention_is_logits:
+            checks.append((((a >= 0) & (a <= 1)).all(), "attention must lie in [0, 1] (or pass "
+                                                          "attention_is_logits=True)"))
+        require_all(*checks)
         if self.attention_is_logits:
             a = torch.sigmoid(a)
-        elif a.numel() and (a.min() < 0 or a.max() > 1):
-            raise ValueError("attention must lie in [0, 1] (or pass attention_is_logits=True)")
         f = self.f
         #: **Step 1, attention graph** $A = a a^\top$: with $c$ relevant boxes of weight 1 it has $c^2$ edges,
         #: so the count is $\sqrt{\sum A}$ — if no two proposals cover the same object.
         A = attention_graph(a)
         #: **Step 2, distance** $D_{ij} = 1 - \mathrm{IoU}(b_i, b_j)$.
-        D = distance_matrix(boxes, abs_eps=self.abs_eps)
+        D = _distance_matrix(boxes, self.abs_eps)  # = distance_matrix(boxes), boxes checked above
         #: **Step 3, intra-object de-duplication** $\tilde A = f_1(A) \odot f_2(D)$: edges between heavily
         #: overlapping proposals (one object) are removed; $D_{ii} = 0$ removes the self-loops.
         A_tilde = intra_object_dedup(A, D, f[0], f[1])
@@ -230,7 +246,7 @@ class Counter(nn.Module):
         #: **Step 8, confidence** $p_a = \mathrm{mean}_i |f_6(a_i) - \tfrac12|$,
         #: $p_D = \mathrm{mean}_{ij} |f_7(D_{ij}) - \tfrac12|$;
         #: the output is $o \cdot f_8(p_a + p_D)$.
-        one_hot = interpolated_one_hot(count, self.n_objects)
+        one_hot = _interpolated_one_hot(count, self.n_objects)  # = interpolated_one_hot, unchecked
         conf = count_confidence(a, D, f[5], f[6], f[7])
         C_full = C + torch.diag_embed(correction)
         return CounterTrace(

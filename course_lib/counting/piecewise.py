@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from course_lib.checks import as_int
+
 
 class _PiecewiseEval(torch.autograd.Function):
     """f(x) = csum[i] + frac(d·x)·w[i], i = ⌊d·x⌋ (x clamped to [0, 1]), with a hand-written backward.
@@ -55,9 +57,7 @@ class PiecewiseLinear(nn.Module):
 
     def __init__(self, d: int = 16):
         super().__init__()
-        if not isinstance(d, int) or d < 1:
-            raise ValueError(f"d (number of pieces) must be a positive int, got {d!r}")
-        self.d = d
+        self.d = d = as_int("d (number of pieces)", d, minimum=1)
         self.weight = nn.Parameter(torch.ones(d))
 
     @classmethod

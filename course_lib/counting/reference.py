@@ -63,9 +63,9 @@ def counter_single(counter: Counter, boxes: torch.Tensor, a: torch.Tensor) -> to
     c = total.clamp(0, n)
     i = int(c.detach().floor())
     frac = c - i
-    one_hot = torch.zeros(n + 1, dtype=a.dtype)
-    one_hot = one_hot.index_add(0, torch.tensor([min(i, n)]), (1 - frac).reshape(1))
-    one_hot = one_hot.index_add(0, torch.tensor([min(i + 1, n)]), frac.reshape(1))
+    one_hot = torch.zeros(n + 1, dtype=a.dtype, device=a.device)  # index tensors on a's device (CUDA-safe)
+    one_hot = one_hot.index_add(0, torch.tensor([min(i, n)], device=a.device), (1 - frac).reshape(1))
+    one_hot = one_hot.index_add(0, torch.tensor([min(i + 1, n)], device=a.device), frac.reshape(1))
     att_conf = (f(5, a) - 0.5).abs().mean()
     dist_conf = (f(6, distance) - 0.5).abs().mean()
     return one_hot * f(7, (att_conf + dist_conf).reshape(1))

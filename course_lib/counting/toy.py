@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import torch
 
+from course_lib.checks import as_int
 from course_lib.counting.boxes import pairwise_iou
 
 MIN_SIDE = 1e-6  # the official generator uses max(l, 1e-6)
@@ -60,8 +61,7 @@ class ToyCountingDataset:
     def __init__(self, l: float, q: float, n: int = 10, seed: int = 0, device: torch.device | str = "cpu"):
         self.l = _check_unit("l (box side)", l)
         self.q = _check_unit("q (noise)", q)
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n (proposals = max objects) must be a positive int, got {n!r}")
+        n = as_int("n (proposals = max objects)", n, minimum=1)
         self.n, self.seed, self.device = n, seed, torch.device(device)
         self.side = max(self.l, MIN_SIDE)
         self.generator = torch.Generator().manual_seed(seed)
@@ -69,8 +69,7 @@ class ToyCountingDataset:
     def batch(self, batch_size: int, count: int | None = None) -> CountingBatch:
         """Draw ``batch_size`` examples; ``count`` fixes the true count (for scenes), otherwise c ~ U{0..n}.
         """
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        batch_size = as_int("batch_size", batch_size, minimum=1)
         g, n = self.generator, self.n
         corner = torch.rand(batch_size, n, 2, generator=g) * (1 - self.side)
         boxes = torch.cat([corner, corner + self.side], dim=-1)

@@ -11,18 +11,21 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from course_lib.checks import as_int
+from course_lib.device import resolve_device
 
-def _check_edge_index(edge_index: torch.Tensor, num_nodes: int) -> None:
+
+def _check_edge_index(edge_index: torch.Tensor, num_nodes: int) -> int:
     if not isinstance(edge_index, torch.Tensor) or edge_index.dim() != 2 or edge_index.size(0) != 2:
         raise ValueError(f"edge_index must be a LongTensor of shape (2, E), got "
                          f"{getattr(edge_index, 'shape', type(edge_index).__name__)}")
     if edge_index.dtype not in (torch.int64, torch.int32):
         raise TypeError(f"edge_index must hold integers, got {edge_index.dtype}")
-    if not isinstance(num_nodes, int) or num_nodes < 1:
-        raise ValueError(f"num_nodes must be a positive int, got {num_nodes!r}")
+    num_nodes = as_int("num_nodes", num_nodes, minimum=1)
     if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= num_nodes):
         raise ValueError(f"edge_index has node ids outside [0, {num_nodes}): "
                          f"min {int(edge_index.min())}, max {int(edge_index.max())}")
+    return num_nodes
 
 
 def adjacency(edge_index: torch.Tensor, num_nodes: int, *, symmetric: bool = True,
@@ -30,8 +33,9 @@ def adjacency(edge_index: torch.Tensor, num_nodes: int, *, symmetric: bool = Tru
     """Binary adjacency A (sparse COO, coalesced, no self-loops, duplicates merged) from an edge list.
 
     ``symmetric=True`` adds every reverse edge, as the paper's undirected graphs need (Â must be symmetric).
+    ``device``: where the result lives (default :func:`course_lib.device.resolve_device`, i.e. ``COURSE_DEVICE``).
     """
-    _check_edge_index(edge_index, num_nodes)
+    num_nodes = _check_edge_index(edge_index, num_nodes)
     ei = edge_index.to(torch.int64).cpu()
     if symmetric:
         ei = torch.cat([ei, ei.flip(0)], dim=1)
@@ -39,7 +43,7 @@ def adjacency(edge_index: torch.Tensor, num_nodes: int, *, symmetric: bool = Tru
     key = torch.unique(ei[0] * num_nodes + ei[1])
     idx = torch.stack([key // num_nodes, key % num_nodes])
     vals = torch.ones(idx.size(1), dtype=dtype)
-    return coo(idx, vals, (num_nodes, num_nodes), coalesced=True).to(device or "cpu")
+    return coo(idx, vals, (num_nodes, num_nodes), coalesced=True).to(resolve_device(device))
 
 
 def add_self_loops(A: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_lib.device import resolve_device
 from course_lib.gnn_lf_hf.graph import CSRPair, as_csr, coo, spmm
 from course_lib.gnn_lf_hf.propagation import (
     FORMS,
@@ -144,9 +145,13 @@ class DecoupledGNN(nn.Module):
 def build_model(data, kind: str | None, *, form: str = "iterative", K: int = 10, alpha: float = 0.1,
                 mu: float = 0.9, beta: float = 0.9, hidden: int = 64, dropout: float = 0.5, A_hat=None,
                 device=None) -> DecoupledGNN:
-    """MLP + propagation for a :class:`~course_lib.gnn_lf_hf.datasets.GraphData` (``kind=None``: plain MLP)."""
+    """MLP + propagation for a :class:`~course_lib.gnn_lf_hf.datasets.GraphData` (``kind=None``: plain MLP).
+
+    ``device`` default: :func:`course_lib.device.resolve_device` (``COURSE_DEVICE``, auto → CUDA, MPS, CPU).
+    """
+    device = resolve_device(device)
     if A_hat is None and kind is not None:
         A_hat, _ = data.operators(device=device)
     mlp = MLP(data.num_features, data.num_classes, hidden=hidden, dropout=dropout)
     prop = Propagation(A_hat, kind, form=form, K=K, alpha=alpha, mu=mu, beta=beta)
-    return DecoupledGNN(mlp, prop).to(device or "cpu")
+    return DecoupledGNN(mlp, prop).to(device)

@@ -21,11 +21,14 @@ Every linear system here has the form (aI + bÂ)Z = R with a > |b|, i.e. a symme
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Callable, Iterable
 
+import numpy as np
 import torch
 
+from course_lib.checks import finite, is_int, nonfinite_message, require_all
 from course_lib.gnn_lf_hf.graph import as_csr, spmm
 
 KINDS = ("sgc", "gcn", "appnp", "jknet", "dagnn", "lf", "hf")
@@ -56,9 +59,9 @@ def check_params(kind: str, *, alpha: float = 0.1, mu: float = 0.9, beta: float 
     """
     k = canonical_kind(kind)
     for name, val in (("alpha", alpha), ("mu", mu), ("beta", beta)):
-        if not isinstance(val, (int, float)) or isinstance(val, bool) or not math.isfinite(val):
+        if not isinstance(val, numbers.Real) or isinstance(val, (bool, np.bool_)) or not math.isfinite(val):
             raise TypeError(f"{name} must be a finite real number, got {val!r}")
-    if K is not None and (not isinstance(K, int) or isinstance(K, bool) or K < 0):
+    if K is not None and not (is_int(K) and K >= 0):
         raise ValueError(f"K must be a non-negative int (number of propagation steps), got {K!r}")
     if k in ("appnp", "jknet", "dagnn", "hf") and not 0.0 < alpha <= 1.0:
         raise ValueError(f"{k}: alpha (teleport / restart probability) must be in (0, 1], got {alpha}")
@@ -284,7 +287,10 @@ def iterative_form(kind: str, H: torch.Tensor, A_hat: torch.Tensor, K: int = 10,
 
 def propagate(kind: str, H: torch.Tensor, A_hat: torch.Tensor, *, form: str = "iterative", K: int = 10,
               alpha: float = 0.1, mu: float = 0.9, beta: float = 0.9, method: str = "cg") -> torch.Tensor:
-    """One entry point: ``form="closed"`` → :func:`closed_form`, ``"iterative"`` → :func:`iterative_form`."""
+    """One entry point: ``form="closed"`` → :func:`closed_form`, ``"iterative"`` → :func:`iterative_form`.
+
+    ``H`` (n, d) and the sparse ``A_hat`` (n, n) share dtype and device; NaN / inf in either raises ValueError.
+    """
     if form == "closed":
         return closed_form(kind, H, A_hat, alpha=alpha, mu=mu, beta=beta, method=method)
     if form == "iterative":
@@ -300,3 +306,7 @@ def _check_H(H: torch.Tensor, A_hat: torch.Tensor) -> None:
                          f"H {tuple(H.shape)}")
     if H.dtype != A_hat.dtype:
         raise TypeError(f"H and A_hat must share a dtype, got {H.dtype} and {A_hat.dtype}")
+    if H.device != A_hat.device:
+        raise ValueError(f"H and A_hat must be on one device, got {H.device} and {A_hat.device}")
+    require_all((finite(H), lambda: nonfinite_message("H (node features)", H)),
+                (finite(A_hat), lambda: nonfinite_message("A_hat (normalised adjacency)", A_hat)))

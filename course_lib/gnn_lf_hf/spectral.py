@@ -65,16 +65,22 @@ def theta_coefficients(kind: str, K: int = 10, *, alpha: float = 0.1, mu: float 
     return theta[: (last[-1] + 1 if last.size else 1)]
 
 
-def laplacian_spectrum(L: torch.Tensor) -> np.ndarray:
-    """All eigenvalues of a (small) L̃, ascending — dense ``eigvalsh``, O(n³): use for graphs up to a few thousand."""
+def _dense64(L: torch.Tensor) -> torch.Tensor:
+    """L as a dense float64 matrix on its device (on the CPU for MPS, which has neither float64 nor eigh)."""
     dense = L.to_dense() if L.layout != torch.strided else L
-    return torch.linalg.eigvalsh(dense.double()).numpy()
+    return (dense.cpu() if dense.device.type == "mps" else dense).double()
+
+
+def laplacian_spectrum(L: torch.Tensor) -> np.ndarray:
+    """All eigenvalues of a (small) L̃, ascending — dense ``eigvalsh``, O(n³): use for graphs up to a few thousand.
+
+    Computed on L's device (CPU for MPS) and returned as a host numpy array."""
+    return torch.linalg.eigvalsh(_dense64(L)).cpu().numpy()
 
 
 def spectral_energy(H: torch.Tensor, L: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """(λ, energy): the eigenvalues of L̃ and the share of ‖H‖² on each eigenvector — where a signal lives."""
-    dense = (L.to_dense() if L.layout != torch.strided else L).double()
-    lam, V = torch.linalg.eigh(dense)
-    coef = V.T @ H.double()
+    lam, V = torch.linalg.eigh(_dense64(L))
+    coef = V.T @ H.to(V.device, torch.float64)
     energy = (coef ** 2).sum(1)
-    return lam.numpy(), (energy / energy.sum()).numpy()
+    return lam.cpu().numpy(), (energy / energy.sum()).cpu().numpy()

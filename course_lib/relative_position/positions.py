@@ -11,16 +11,20 @@ import math
 import torch
 from torch import nn
 
+from course_lib.checks import as_int
+
 
 def _check_int(name: str, value, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
+    """``value`` as a Python int >= ``minimum`` (numpy integers accepted; bool, float, str raise ValueError)."""
+    try:
+        return as_int(name, value, minimum=minimum)
+    except TypeError as err:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}") from err
 
 
 def clip_distance(distance: torch.Tensor, k: int) -> torch.Tensor:
     """clip(x, k) = max(-k, min(k, x)) of the paper's §3.2, elementwise on an integer tensor."""
-    _check_int("k", k)
+    k = _check_int("k", k)
     if distance.is_floating_point():
         raise TypeError(f"distance must be an integer tensor, got {distance.dtype}")
     return distance.clamp(-k, k)
@@ -34,10 +38,10 @@ def relative_position_index(n_q: int, n_k: int | None = None, k: int = 16, *, q_
     position of the first query row; incremental decoding uses n_q = 1 and q_offset = n_k - 1 (the new token
     attends to every earlier one).
     """
-    _check_int("n_q", n_q, 1)
+    n_q = _check_int("n_q", n_q, 1)
     n_k = n_q if n_k is None else _check_int("n_k", n_k, 1)
-    _check_int("k", k)
-    _check_int("q_offset", q_offset)
+    k = _check_int("k", k)
+    q_offset = _check_int("q_offset", q_offset)
     i = torch.arange(n_q, device=device).unsqueeze(1) + q_offset
     j = torch.arange(n_k, device=device).unsqueeze(0)
     return clip_distance(j - i, k) + k
@@ -75,16 +79,22 @@ class RelativePositionTable(nn.Module):
 
 def sinusoidal_encoding(n: int, d_model: int, *, offset: int = 0, device=None,
                         dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Absolute sinusoids of Vaswani et al. (2017): PE[p, 2i] = sin(p / 10000^{2i/d}), PE[p, 2i+1] = cos(...)."""
-    _check_int("n", n, 1)
+    """Absolute sinusoids of Vaswani et al. (2017): PE[p, 2i] = sin(p / 10000^{2i/d}), PE[p, 2i+1] = cos(...).
+
+    Computed in float64 (exact phases at large p) — on the CPU when ``device`` is MPS, which has no float64 —
+    and returned as ``dtype`` on ``device``.
+    """
+    n = _check_int("n", n, 1)
     if _check_int("d_model", d_model, 2) % 2:
         raise ValueError(f"d_model must be even for sinusoids, got {d_model}")
-    pos = torch.arange(offset, offset + n, device=device, dtype=torch.float64).unsqueeze(1)
-    inv = torch.exp(-math.log(10000.0) * torch.arange(0, d_model, 2, device=device, dtype=torch.float64) / d_model)
-    pe = torch.zeros(n, d_model, device=device, dtype=torch.float64)
+    offset = _check_int("offset", offset)
+    work = "cpu" if device is not None and torch.device(device).type == "mps" else device
+    pos = torch.arange(offset, offset + n, device=work, dtype=torch.float64).unsqueeze(1)
+    inv = torch.exp(-math.log(10000.0) * torch.arange(0, d_model, 2, device=work, dtype=torch.float64) / d_model)
+    pe = torch.zeros(n, d_model, device=work, dtype=torch.float64)
     pe[:, 0::2] = torch.sin(pos * inv)
     pe[:, 1::2] = torch.cos(pos * inv)
-    return pe.to(dtype)
+    return pe.to(device=device, dtype=dtype)
 
 
 class LearnedPositionalEmbedding(nn.Module):

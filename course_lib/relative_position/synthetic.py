@@ -6,13 +6,13 @@ length — there is no dataset or epoch; with ~2 ms per step the loop overhead m
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from course_lib.device import clock, resolve_device
 from course_lib.relative_position.tasks import get_task, make_batch
 from course_lib.relative_position.transformer import SequenceTagger, TransformerConfig
 
@@ -34,7 +34,7 @@ def build_tagger(position: str = "relative", k: int = 8, *, task="offset", d_mod
     cfg = TransformerConfig(d_model=d_model, num_heads=num_heads, num_layers=num_layers, d_ff=4 * d_model,
                             position=position, max_relative_position=k, max_len=max_len,
                             scale_embeddings=scale_embeddings, impl=impl)
-    return SequenceTagger(cfg, t.vocab, t.num_classes).to(device or "cpu")
+    return SequenceTagger(cfg, t.vocab, t.num_classes).to(resolve_device(device))  # None: COURSE_DEVICE
 
 
 def train_tagger(model: SequenceTagger, task="offset", *, steps: int = 1500, batch_size: int = 64,
@@ -105,9 +105,9 @@ def run_variant(name: str, position: str, k: int, *, task="offset", steps: int =
     """Build, train and evaluate one variant on the length split (train lengths 8..train_max)."""
     model = build_tagger(position, k, task=task, num_layers=num_layers, scale_embeddings=scale_embeddings,
                          seed=seed, device=device)
-    t0 = time.perf_counter()
+    t0 = clock(next(model.parameters()))  # synchronised: CUDA work is asynchronous
     losses = train_tagger(model, task, steps=steps, max_len=train_max, seed=seed, progress=progress, desc=name)
-    seconds = time.perf_counter() - t0
+    seconds = clock(next(model.parameters())) - t0
     ev = evaluate_length_split(model, task, train_max=train_max, test_length=test_length,
                                num_sequences=num_sequences)
     return LengthResult(name, ev["acc_train_length"], ev["acc_test_all"], ev["acc_unseen"], seconds, losses,

@@ -54,7 +54,9 @@ def test_official_epsilon_reproduces_tiny_box_bug():
 
 
 def test_area_and_errors():
-    assert box_area(torch.tensor([[0.0, 0.0, 2.0, 3.0], [1.0, 1.0, 0.0, 0.0]])).tolist() == [6.0, 0.0]
+    assert box_area(torch.tensor([[0.0, 0.0, 2.0, 3.0], [1.0, 1.0, 1.0, 1.0]])).tolist() == [6.0, 0.0]
+    with pytest.raises(ValueError, match="x1 <= x2"):  # an inverted box is an error, not an empty box
+        box_area(torch.tensor([[1.0, 1.0, 0.0, 0.0]]))
     with pytest.raises(ValueError):
         pairwise_iou(torch.rand(3, 5))
     with pytest.raises(TypeError):
