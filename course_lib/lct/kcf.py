@@ -85,8 +85,8 @@ def train_filter(xf: np.ndarray, yf: np.ndarray, shape: tuple[int, int], lam: fl
                  kernel: str = "gaussian", sigma: float = 1.0) -> np.ndarray:
     """Dual coefficients α̂ = ŷ / (k̂^{xx} + λ): kernel ridge regression over all cyclic shifts of x
     (KCF Eq. 17)."""
-    if lam <= 0:
-        raise ValueError(f"lambda must be positive, got {lam}")
+    if not lam > 0:  # also rejects NaN
+        raise ValueError(f"lambda must be a positive number, got {lam}")
     #: Kernel ridge regression over all cyclic shifts of $x$, solved element-wise in the Fourier domain
     #: (KCF Eq. 17): $\hat\alpha = \hat y / (\hat k^{xx} + \lambda)$ — no $n \times n$ inverse.
     return yf / (kernel_correlation(xf, xf, shape, kernel, sigma) + lam)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.fft as sfft
 
+from course_lib.checks import require_finite
 from course_lib.lct import kcf
 from course_lib.lct.detector import PADetector
 from course_lib.lct.features import FEATURE_SETS, cosine_window, extract_features, gaussian_labels, to_gray
@@ -115,10 +116,16 @@ class LCTTracker:
         self.keep_maps = keep_maps
 
     # ------------------------------------------------------------------ helpers
-    def _prepare(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if not isinstance(frame, np.ndarray) or frame.ndim not in (2, 3):
+    @staticmethod
+    def _check_frame(frame: np.ndarray) -> None:
+        if not isinstance(frame, np.ndarray) or frame.ndim not in (2, 3) or min(frame.shape[:2]) < 1:
             got = getattr(frame, "shape", type(frame).__name__)
             raise ValueError(f"frame must be an (H, W) or (H, W, 3) array, got {got}")
+        if frame.dtype.kind == "f":  # uint8 frames cannot hold NaN; float ones are checked (one pass)
+            require_finite("frame", frame)
+
+    def _prepare(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self._check_frame(frame)
         if self.im_scale != 1.0:
             import cv2
 
@@ -149,11 +156,19 @@ class LCTTracker:
 
     # ------------------------------------------------------------------ API
     def init(self, frame: np.ndarray, box) -> FrameState:
-        """Train every filter (and the detector) on the first frame around ``box``."""
+        """Train every filter (and the detector) on the first frame around ``box``.
+
+        ``box`` (x, y, w, h) must be finite, of positive size and overlap the frame; a float frame must be finite.
+        """
         cfg = self.cfg
         box = np.asarray(box, float)
-        if box.shape != (4,) or box[2] <= 0 or box[3] <= 0:
-            raise ValueError(f"box must be (x, y, w, h) with positive size, got {box}")
+        if box.shape != (4,) or not np.isfinite(box).all() or box[2] <= 0 or box[3] <= 0:
+            raise ValueError(f"box must be a finite (x, y, w, h) with positive size, got {box}")
+        self._check_frame(frame)
+        height, width = frame.shape[:2]
+        if box[0] >= width or box[1] >= height or box[0] + box[2] <= 0 or box[1] + box[3] <= 0:
+            raise ValueError(f"the initial box (x, y, w, h) = {box.tolist()} lies outside the {width}x{height} "
+                             f"frame; it must overlap [0, {width}) x [0, {height}) (0-based pixels)")
         self.im_scale = 0.5 if np.sqrt(box[2] * box[3]) >= 100 else 1.0  # ``resize_image`` of the code
         frame_w, gray = self._prepare(frame)
         s = self.im_scale
