@@ -117,8 +117,15 @@ def draw_diagram(nodes, edges, *, direction: str = "LR", positions: dict | None 
         if missing:
             raise ValueError(f"positions lacks nodes {sorted(missing)}")
         auto = {nid: (float(positions[nid][0]), float(positions[nid][1])) for nid in ids}
+    # boxes fit their text (about 0.09 layout units per character and 0.2 per line at 9 pt); the layer and row
+    # spacing grow so that neighbouring boxes keep a gap for the arrows and their labels
+    scale_txt = fontsize / 9.0
+    longest = max(len(line) for nid in ids for line in labels[nid].split("\n"))
+    lines = max(labels[nid].count("\n") + 1 for nid in ids)
+    box_w = max(spacing[0] * 0.72, 0.088 * scale_txt * longest + 0.3)
+    box_h = max(spacing[1] * 0.62, 0.21 * scale_txt * lines + 0.2)
+    spacing = (max(spacing[0], box_w + 0.9), max(spacing[1], box_h + 0.45))
     pos = {nid: (x * spacing[0], y * spacing[1]) for nid, (x, y) in auto.items()}
-    box_w, box_h = spacing[0] * 0.72, spacing[1] * 0.62
     pad_x, pad_y = box_w * 0.7, box_h * 1.4
     own_figure = ax is None
     if own_figure:
@@ -159,7 +166,7 @@ def draw_diagram(nodes, edges, *, direction: str = "LR", positions: dict | None 
     ax.set_ylim(min(ey) - pad_y, max(ey) + pad_y)
     if own_figure:  # size the figure to the drawing (about 0.85 inch per layout unit)
         width, height = (max(ex) - min(ex) + 2 * pad_x) * 0.85, (max(ey) - min(ey) + 2 * pad_y) * 0.85
-        fig.set_size_inches(min(max(width, 3.0), 13.0), min(max(height, 1.6), 9.0))
+        fig.set_size_inches(min(max(width, 3.0), 30.0), min(max(height, 1.6), 20.0))  # text keeps its size
     ax.set_aspect("equal")
     ax.axis("off")
     if title:
