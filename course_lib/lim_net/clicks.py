@@ -10,7 +10,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 
+import numpy as np
 import torch
+
+from course_lib.checks import is_int
 
 ENCODINGS = ("disk", "gaussian")
 
@@ -25,12 +28,16 @@ class Click:
     positive: bool = True
 
     def __post_init__(self):
-        for name in ("z", "y", "x"):
+        for name in ("z", "y", "x"):  # ints or numpy integers (np.argwhere output), stored as Python ints
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"Click.{name} must be an int voxel index, got {type(value).__name__}")
+            if not is_int(value):
+                raise TypeError(f"Click.{name} must be an int voxel index (or a numpy integer), got "
+                                f"{type(value).__name__} {value!r}")
             if value < 0:
                 raise ValueError(f"Click.{name} must be >= 0, got {value}")
+            object.__setattr__(self, name, int(value))
+        if isinstance(self.positive, np.bool_):
+            object.__setattr__(self, "positive", bool(self.positive))
 
 
 def _check_clicks(clicks: Iterable[Click]) -> list[Click]:

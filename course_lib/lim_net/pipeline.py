@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from course_lib.checks import require_finite
 from course_lib.lim_net.clicks import Click, encode_slice_clicks, interaction_input
 from course_lib.lim_net.memory import MemoryBank, PropagationResult, build_permanent, propagate
 from course_lib.lim_net.metrics import dice
@@ -84,6 +85,7 @@ class LIMNetSession:
         self.image = torch.as_tensor(np.asarray(image, dtype=np.float32), device=device)
         if self.image.ndim != 3:
             raise ValueError(f"image must be (Z, H, W), got {tuple(self.image.shape)}")
+        require_finite("image (Z, H, W volume)", self.image)
         self.gt = None if gt is None else np.asarray(gt, dtype=bool)
         self.clicks: list[Click] = []
         self.prompts: dict[int, torch.Tensor] = {}
@@ -108,6 +110,8 @@ class LIMNetSession:
 
     def step(self, click: Click) -> np.ndarray:
         """One round: add ``click``, re-run the 2D module on its slice, propagate, fuse. Returns the new mask."""
+        if not isinstance(click, Click):
+            raise TypeError(f"step needs a Click(z, y, x, positive), got {type(click).__name__}")
         Z, H, W = self.shape
         if not (0 <= click.z < Z and 0 <= click.y < H and 0 <= click.x < W):
             raise ValueError(f"click {click} outside the volume of shape {self.shape}")
