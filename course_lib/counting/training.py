@@ -1,8 +1,9 @@
 """Training and evaluation on counting tasks, and sweeps over the box side l and the noise q (brief §2.5, §6).
 
 The toy task is step-based (a fresh batch per iteration, no epochs) and all models are trained on the SAME
-batches, as in the official ``toy/train.py``; that is why this module has its own small loop instead of
-``course_lib.train.fit`` (which iterates over one model's epochs).
+batches, as in the official ``toy/train.py``. Training goes through the shared loop (:class:`course_lib.train.Loop`,
+steps mode): the models sit side by side in one module whose step loss is the sum of their losses, with one Adam
+holding a parameter group per model — Adam is per-parameter, so this is exactly one Adam per model.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
 from course_lib.counting.models import MODEL_NAMES, CountingModel, NMSCounter, make_model
 from course_lib.counting.toy import CountingBatch, ToyCountingDataset
+from course_lib.train import Callback, Loop
 
 #: Models compared in the toy sweeps by default (all of them).
 DEFAULT_MODELS = MODEL_NAMES
@@ -25,6 +28,34 @@ DEFAULT_MODELS = MODEL_NAMES
 
 def _trainable(model: nn.Module) -> bool:
     return any(p.requires_grad for p in model.parameters())
+
+
+class _SideBySide(nn.Module):
+    """Several counting models trained on the same batch: forward returns each model's cross-entropy."""
+
+    def __init__(self, models: Mapping[str, nn.Module]):
+        super().__init__()
+        self.models = nn.ModuleDict(models)
+
+    def forward(self, batch: CountingBatch) -> dict[str, torch.Tensor]:
+        return {name: F.cross_entropy(m(batch.boxes, batch.attention), batch.count) for name, m in self.models.items()}
+
+
+class _LossLog(Callback):
+    """Each model's loss at every ``every``-th step and the last (kept on the device until :meth:`frame`)."""
+
+    def __init__(self, names: Sequence[str], every: int):
+        self.names, self.every, self.rows = list(names), every, []
+
+    def on_step_end(self, loop: Loop, step: int, metrics: dict[str, torch.Tensor]) -> None:
+        if step % self.every == 0 or step == loop.total_steps - 1:
+            self.rows.append((step, torch.stack([metrics[n] for n in self.names])))
+
+    def frame(self) -> pd.DataFrame:
+        values = torch.stack([v for _, v in self.rows]).cpu().tolist() if self.rows else []
+        return pd.DataFrame([{"iteration": it, "model": name, "loss": loss}
+                             for (it, _), row in zip(self.rows, values) for name, loss in zip(self.names, row)],
+                            columns=["iteration", "model", "loss"])
 
 
 def train_models(
@@ -52,25 +83,29 @@ def train_models(
     if iterations < 1 or batch_size < 1:
         raise ValueError(f"iterations and batch_size must be positive, got {iterations}, {batch_size}")
     device = torch.device(device)
-    trainable = {k: m.to(device).train() for k, m in models.items() if _trainable(m)}
-    optimisers = {
-        k: torch.optim.Adam(m.parameters(), lr=getattr(m, "preferred_lr", None) or lr)
-        for k, m in trainable.items()
-    }
-    loss_fn = nn.CrossEntropyLoss()
+    trainable = {k: m for k, m in models.items() if _trainable(m)}
     nms_buffer: list[CountingBatch] = []
-    rows = []
-    for it in tqdm(range(iterations), desc=desc, disable=not progress, leave=False):
+
+    def sample(step: int) -> CountingBatch:
         batch = dataset.batch(batch_size).to(device)
         if len(nms_buffer) < nms_fit_batches:
             nms_buffer.append(batch)
-        for name, model in trainable.items():
-            loss = loss_fn(model(batch.boxes, batch.attention), batch.count)
-            optimisers[name].zero_grad(set_to_none=True)
-            loss.backward()
-            optimisers[name].step()
-            if it % log_every == 0 or it == iterations - 1:
-                rows.append({"iteration": it, "model": name, "loss": loss.item()})
+        return batch
+
+    def step_loss(net: nn.Module, batch: CountingBatch) -> dict[str, torch.Tensor]:
+        losses = net(batch)
+        return {"loss": sum(losses.values()), **losses}
+
+    log = _LossLog(list(trainable), log_every)
+    if trainable:
+        together = _SideBySide(trainable)
+        optimiser = torch.optim.Adam([{"params": m.parameters(), "lr": getattr(m, "preferred_lr", None) or lr}
+                                      for m in trainable.values()], lr=lr)
+        Loop(together, optimiser, step_loss, device=device, callbacks=[log]).run(
+            sample, steps=iterations, progress=progress, desc=desc)
+    else:  # only parameter-free models: draw the batches their thresholds are fitted on
+        for step in range(min(iterations, nms_fit_batches)):
+            sample(step)
     for model in models.values():
         if isinstance(model, NMSCounter) and nms_buffer:
             model.fit_thresholds(
@@ -78,7 +113,7 @@ def train_models(
                 torch.cat([b.attention for b in nms_buffer]),
                 torch.cat([b.count for b in nms_buffer]),
             )
-    return pd.DataFrame(rows, columns=["iteration", "model", "loss"])
+    return log.frame()
 
 
 def count_metrics(pred: torch.Tensor, true: torch.Tensor) -> dict[str, float]:
