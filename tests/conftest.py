@@ -10,6 +10,9 @@ from tests import network_guard
 
 os.environ["COURSE_OFFLINE"] = "1"  # set by the test configuration itself, whatever the caller's environment
 os.environ["HF_HUB_OFFLINE"] = "1"
+# library defaults resolve through COURSE_DEVICE (auto picks a GPU): unit tests build CPU tensors, so they run on
+# the CPU unless the caller asks otherwise (COURSE_DEVICE=cuda make test); GPU paths have their own skipif tests
+os.environ.setdefault("COURSE_DEVICE", "cpu")
 network_guard.install()
 
 

@@ -44,15 +44,14 @@ def test_library_defaults_resolve_through_course_device(monkeypatch):
     from course_lib.relative_position.synthetic import build_tagger
 
     monkeypatch.setenv("COURSE_DEVICE", "cpu")
-    edge_index, y = karate_club()
-    assert adjacency(edge_index, y.numel()).device.type == "cpu"
     assert next(build_tagger("relative", 2, d_model=16, num_heads=2).parameters()).device.type == "cpu"
     monkeypatch.setenv("COURSE_DEVICE", "bogus")  # proves the default really reads COURSE_DEVICE
     with pytest.raises(ValueError, match="COURSE_DEVICE"):
-        adjacency(edge_index, y.numel())
-    with pytest.raises(ValueError, match="COURSE_DEVICE"):
         build_tagger("relative", 2, d_model=16, num_heads=2)
-    assert adjacency(edge_index, y.numel(), device="cpu").device.type == "cpu"  # explicit wins
+    # tensor utilities follow their input's device instead (no hidden transfer of the caller's data)
+    edge_index, y = karate_club()
+    assert adjacency(edge_index, y.numel()).device == edge_index.device
+    assert adjacency(edge_index, y.numel(), device="cpu").device.type == "cpu"  # an explicit device wins
 
 
 def test_gnn_build_model_default_device(monkeypatch):

@@ -33,9 +33,10 @@ def adjacency(edge_index: torch.Tensor, num_nodes: int, *, symmetric: bool = Tru
     """Binary adjacency A (sparse COO, coalesced, no self-loops, duplicates merged) from an edge list.
 
     ``symmetric=True`` adds every reverse edge, as the paper's undirected graphs need (Â must be symmetric).
-    ``device``: where the result lives (default :func:`course_lib.device.resolve_device`, i.e. ``COURSE_DEVICE``).
+    ``device``: where the result lives (default: ``edge_index``'s device, like any torch op on it).
     """
     num_nodes = _check_edge_index(edge_index, num_nodes)
+    device = edge_index.device if device is None else resolve_device(device)
     ei = edge_index.to(torch.int64).cpu()
     if symmetric:
         ei = torch.cat([ei, ei.flip(0)], dim=1)
@@ -43,7 +44,7 @@ def adjacency(edge_index: torch.Tensor, num_nodes: int, *, symmetric: bool = Tru
     key = torch.unique(ei[0] * num_nodes + ei[1])
     idx = torch.stack([key // num_nodes, key % num_nodes])
     vals = torch.ones(idx.size(1), dtype=dtype)
-    return coo(idx, vals, (num_nodes, num_nodes), coalesced=True).to(resolve_device(device))
+    return coo(idx, vals, (num_nodes, num_nodes), coalesced=True).to(device)
 
 
 def add_self_loops(A: torch.Tensor) -> torch.Tensor:

@@ -14,21 +14,19 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from course_lib.device import clock
 from course_lib.relative_position.attention import relative_attention
 
 
 def _clock(device=None) -> Callable[[], float]:
-    if device is not None and torch.device(device).type == "cuda":
-        def cuda_clock() -> float:
-            torch.cuda.synchronize(device)
-            return time.perf_counter()
-        return cuda_clock
+    if device is not None and torch.device(device).type in ("cuda", "mps"):  # asynchronous: synchronise
+        return lambda: clock(device)
     return time.thread_time if torch.get_num_threads() == 1 else time.perf_counter
 
 
 def interleaved_timings(candidates: dict[str, Callable[[], object]], *, rounds: int = 10, warmup: int = 2,
                         device=None) -> dict[str, float]:
-    """Best-of-``rounds`` seconds of each zero-argument callable, measured round-robin (CUDA: synchronised)."""
+    """Best-of-``rounds`` seconds of each zero-argument callable, measured round-robin (CUDA/MPS: synchronised)."""
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
     clock = _clock(device)
