@@ -16,7 +16,7 @@ endif
 export PYTHONDONTWRITEBYTECODE := 1
 TEST_ENV := COURSE_OFFLINE=1 OMP_NUM_THREADS=1 COURSE_THREADS=1 HF_HUB_OFFLINE=1 PYSTOW_HOME=$(CURDIR)/build/pystow
 
-.PHONY: help setup lab test test-unit test-notebooks test-browser run claims bench gpu-check lint clean
+.PHONY: help setup lab test test-unit test-notebooks test-browser run claims bench gpu-check book lint clean
 
 help:
 	@echo "make lab    - set up .venv (first time) and open JupyterLab on notebooks/00_start_here.ipynb"
@@ -25,6 +25,7 @@ help:
 	@echo "make run    - execute notebooks with papermill (SCALE=smoke|course|full, PAPER=<folder>) into build/"
 	@echo "make claims - run every declared claim at SCALE and write build/claims.md"
 	@echo "make bench  - run benchmarks/ and write build/bench.md"
+	@echo "make book   - execute every notebook at SCALE and build the static site build/book-SCALE/html"
 	@echo "make gpu-check - every paper's training + inference once on the GPU (AMP), DDP with 2 GPUs (DRY=1: plan only)"
 
 setup: $(STAMP)
@@ -32,7 +33,7 @@ setup: $(STAMP)
 # Reinstalls only when pyproject.toml or constraints.txt changed (the stamp is newer otherwise).
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]"
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test,book]"
 	$(PY) -m ipykernel install --user --name $(KERNEL) --display-name "Eleven papers workbook (.venv)" >/dev/null
 	@touch $(STAMP)
 	@echo "[setup] .venv ready; kernel '$(KERNEL)' registered"
@@ -70,6 +71,11 @@ gpu-check: setup
 
 bench: setup
 	MPLBACKEND=Agg $(PY) benchmarks/run_all.py $(if $(filter smoke,$(SCALE)),--quick,) --out build/bench.md
+
+# Executed notebooks whose cells, scale and course_lib are unchanged are reused (BOOK_ARGS: e.g. --no-claims).
+book: setup
+	MPLBACKEND=Agg $(PY) -m course_lib.book --scale $(SCALE) $(if $(PAPER),--paper $(PAPER),) \
+		--out build/book-$(SCALE) $(BOOK_ARGS)
 
 clean:
 	rm -rf build
