@@ -40,6 +40,16 @@ def check_boxes(boxes: torch.Tensor, name: str = "boxes") -> torch.Tensor:
     return boxes
 
 
+def _check_pair(a: torch.Tensor, b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate the inputs of :func:`pairwise_iou` with one host sync; returns (a, b) with b = a when omitted."""
+    if b is None:
+        return check_boxes(a, "boxes"), a
+    _check_boxes(a, "a")
+    _check_boxes(b, "b")
+    require_all(*box_conditions(a, "a"), *box_conditions(b, "b"))
+    return a, b
+
+
 def _area(boxes: torch.Tensor) -> torch.Tensor:
     wh = (boxes[..., 2:] - boxes[..., :2]).clamp_min(0)
     return wh[..., 0] * wh[..., 1]
@@ -63,17 +73,7 @@ def pairwise_iou(
     Pass ``abs_eps=1e-12`` to reproduce the official behaviour (for the notebook's demonstration).
     Boxes must be finite with x1 <= x2 and y1 <= y2 (``ValueError`` otherwise).
     """
-    _check_boxes(a, "a")
-    conditions = box_conditions(a, "a")
-    if b is not None:
-        _check_boxes(b, "b")
-        conditions += box_conditions(b, "b")
-    require_all(*conditions)
-    return _iou(a, a if b is None else b, abs_eps)
-
-
-def _iou(a: torch.Tensor, b: torch.Tensor, abs_eps: float | None = None) -> torch.Tensor:
-    """:func:`pairwise_iou` without the checks (for callers that validated their boxes once)."""
+    a, b = _check_pair(a, b)
     lt = torch.maximum(a[..., :, None, :2], b[..., None, :, :2])
     rb = torch.minimum(a[..., :, None, 2:], b[..., None, :, 2:])
     wh = (rb - lt).clamp_min(0)
@@ -105,7 +105,7 @@ def nms_keep(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float = 0
         raise ValueError(f"iou_threshold must lie in [0, 1], got {iou_threshold}")
     order = torch.argsort(scores, dim=1, descending=True, stable=True)
     sorted_boxes = torch.gather(boxes, 1, order[..., None].expand_as(boxes))
-    over = _iou(sorted_boxes, sorted_boxes) > iou_threshold
+    over = pairwise_iou(sorted_boxes) > iou_threshold
     n = boxes.shape[1]
     keep_sorted = torch.zeros(scores.shape, dtype=torch.bool, device=boxes.device)
     suppressed = torch.zeros_like(keep_sorted)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from course_lib.checks import as_int
-from course_lib.counting.boxes import _iou
+from course_lib.counting.boxes import pairwise_iou
 from course_lib.counting.toy import CountingBatch
 
 REGIONS = {"left": (0, 192), "right": (192, 384), "all": (0, 384)}  # x-ranges of the 303 × 384 image
@@ -105,9 +105,12 @@ class CoinsCountingDataset:
         if self.duplicates:
             dup = self._jittered(B, self.duplicates, self.jitter).reshape(B, self.duplicates * K, 4)
             coin_of = self.coins.repeat(self.duplicates, 1)
-            # raw jittered copies may be inverted (x2 < x1) until they are ordered below; their IoU is scored as
-            # it always was (inverted extent counted as empty), so the unchecked IoU is used here
-            iou = _iou(dup[:, :, None, :], coin_of[None, :, None, :])[..., 0, 0]
+            # a jittered copy can come out inverted (x2 < x1; all boxes are ordered at the end): it overlaps
+            # nothing, so its IoU with its coin is 0
+            inverted = (dup[..., 2:] < dup[..., :2]).any(-1)
+            lo, hi = torch.minimum(dup[..., :2], dup[..., 2:]), torch.maximum(dup[..., :2], dup[..., 2:])
+            ordered = torch.cat([lo, hi], -1)
+            iou = pairwise_iou(ordered[:, :, None, :], coin_of[None, :, None, :])[..., 0, 0].masked_fill(inverted, 0.0)
             present = torch.rand(B, self.duplicates * K, generator=g) < self.p_duplicate
             parent = primary_score.repeat(1, self.duplicates)
             factor = iou.clamp_min(0).sqrt() * (0.8 + 0.2 * torch.rand(B, self.duplicates * K, generator=g))

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.checks import as_int, finite, nonfinite_message, require_all, require_finite
-from course_lib.counting.boxes import _check_boxes, _iou, box_conditions, check_boxes
+from course_lib.counting.boxes import _check_boxes, pairwise_iou
 from course_lib.counting.piecewise import PiecewiseLinear
 
 #: What each of the eight functions acts on (for plots and docs).
@@ -45,12 +45,7 @@ def attention_graph(a: torch.Tensor) -> torch.Tensor:
 def distance_matrix(boxes: torch.Tensor, *, abs_eps: float | None = None) -> torch.Tensor:
     """Step 2: D_ij = 1 − IoU(b_i, b_j) (B, n, 4) → (B, n, n); D_ii = 0 exactly (tiny-box fix, see
     ``pairwise_iou``)."""
-    return _distance_matrix(check_boxes(boxes), abs_eps)
-
-
-def _distance_matrix(boxes: torch.Tensor, abs_eps: float | None = None) -> torch.Tensor:
-    """:func:`distance_matrix` for boxes already validated (no host sync)."""
-    return 1.0 - _iou(boxes, boxes, abs_eps)
+    return 1.0 - pairwise_iou(boxes, abs_eps=abs_eps)
 
 
 def intra_object_dedup(A: torch.Tensor, D: torch.Tensor, f1: nn.Module, f2: nn.Module) -> torch.Tensor:
@@ -208,12 +203,12 @@ class Counter(nn.Module):
     def trace(self, boxes: torch.Tensor, attention: torch.Tensor) -> CounterTrace:
         """Run all steps and return every intermediate (see :class:`CounterTrace`).
 
-        Boxes must be finite with x1 <= x2, y1 <= y2 and the attention finite (in [0, 1] unless logits): all
-        checked at once, one host sync per call.
+        Boxes must be finite with x1 <= x2, y1 <= y2 (checked by :func:`pairwise_iou`) and the attention finite
+        (in [0, 1] unless logits): two host syncs per call, as many as before the checks existed.
         """
         #: Inputs: keep the top-$n$ proposals by attention; $a = \sigma(\text{logits}) \in [0, 1]^n$.
         boxes, a = select_top_proposals(boxes, attention, self.n_objects)
-        checks = [*box_conditions(boxes), (finite(a), lambda: nonfinite_message("attention", a))]
+        checks = [(finite(a), lambda: nonfinite_message("attention", a))]
         if not self.attention_is_logits:
             checks.append((((a >= 0) & (a <= 1)).all(), "attention must lie in [0, 1] (or pass "
                                                           "attention_is_logits=True)"))
@@ -225,7 +220,7 @@ class Counter(nn.Module):
         #: so the count is $\sqrt{\sum A}$ — if no two proposals cover the same object.
         A = attention_graph(a)
         #: **Step 2, distance** $D_{ij} = 1 - \mathrm{IoU}(b_i, b_j)$.
-        D = _distance_matrix(boxes, self.abs_eps)  # = distance_matrix(boxes), boxes checked above
+        D = distance_matrix(boxes, abs_eps=self.abs_eps)
         #: **Step 3, intra-object de-duplication** $\tilde A = f_1(A) \odot f_2(D)$: edges between heavily
         #: overlapping proposals (one object) are removed; $D_{ii} = 0$ removes the self-loops.
         A_tilde = intra_object_dedup(A, D, f[0], f[1])
@@ -246,7 +241,7 @@ class Counter(nn.Module):
         #: **Step 8, confidence** $p_a = \mathrm{mean}_i |f_6(a_i) - \tfrac12|$,
         #: $p_D = \mathrm{mean}_{ij} |f_7(D_{ij}) - \tfrac12|$;
         #: the output is $o \cdot f_8(p_a + p_D)$.
-        one_hot = _interpolated_one_hot(count, self.n_objects)  # = interpolated_one_hot, unchecked
+        one_hot = _interpolated_one_hot(count, self.n_objects)  # interpolated_one_hot without its NaN check
         conf = count_confidence(a, D, f[5], f[6], f[7])
         C_full = C + torch.diag_embed(correction)
         return CounterTrace(

@@ -18,7 +18,7 @@ def _boxes():
 def test_pairwise_iou_rejects_nonfinite_boxes(bad):
     boxes = _boxes()
     boxes[0, 1, 2] = bad
-    with pytest.raises(ValueError, match=r"^a must be finite \(no NaN or ±inf\); found"):
+    with pytest.raises(ValueError, match=r"^boxes must be finite \(no NaN or ±inf\); found"):
         pairwise_iou(boxes)
     with pytest.raises(ValueError, match=r"^b must be finite"):
         pairwise_iou(_boxes(), boxes)
