@@ -27,6 +27,7 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -194,8 +195,9 @@ class Claim:
 
 
 # -------------------------------------------------------------------------------------------------------- ledger
-@dataclasses.dataclass
-class Entry:
+class Entry(NamedTuple):
+    """One recorded value (``entry[0]`` is the value, as in the ledger's first version)."""
+
     value: float
     source: Source
     note: str = ""
@@ -259,6 +261,16 @@ class Ledger:
             self._claim(cid)
             if cid not in self.measured:
                 self.skipped[cid] = f"not measured here: {reason}"
+
+    def only(self, *claim_ids: str, elsewhere: str) -> Ledger:
+        """This run (a notebook) measures only ``claim_ids``: every other claim reads "not measured here:
+        ``elsewhere``". Returns the ledger, so ``Ledger(...).only(...)`` builds a notebook's ledger."""
+        for cid in claim_ids:
+            self._claim(cid)
+        others = [cid for cid in self.claims if cid not in claim_ids]
+        if others:
+            self.not_measured(*others, reason=elsewhere)
+        return self
 
     def unavailable(self, name: str, reason: str = "") -> list[str]:
         """Dataset ``name`` is missing: mark every applicable, unmeasured claim about it as skipped, print a banner,

@@ -136,6 +136,18 @@ def test_not_measured_needs_a_reason_and_prints_it():
     assert "not measured here: measured in notebook 1" in led.markdown()
 
 
+def test_only_scopes_a_notebook_ledger_but_still_fails_on_its_own_unmeasured_claims():
+    led = ledger().only("a", "b", elsewhere="notebook 2")
+    assert led.status("c") == "not measured here: notebook 2"
+    with pytest.raises(AssertionError, match="b: not run"):
+        led.check()
+    led.record("a", 0.9, source=GEN)
+    led.record("b", 0.0, source=GEN)
+    led.check()
+    with pytest.raises(KeyError):
+        ledger().only("nope", elsewhere="x")
+
+
 def test_check_passes_only_when_everything_is_measured_or_explicitly_skipped(capsys):
     led = ledger()
     for cid in ("a", "c", "base_fits"):

@@ -19,7 +19,7 @@ def test_claims_are_declared_consistently():
 
 
 def test_unit_claims_hold():
-    ledger = Ledger("counting", claims.CLAIMS, scale="smoke")
+    ledger = Ledger("counting", claims.CLAIMS, scale="smoke").only(*claims.UNIT, elsewhere="notebook 2")
     claims.record_unit(ledger)
     ledger.check()
     assert ledger.status("counting.tiny_box_self_iou") == "PASS"
@@ -58,6 +58,30 @@ def test_recorders_compute_the_declared_metrics():
         ledger.status("counting.toy_counter_acc") == "PASS"
         and ledger.status("counting.vqa_number") == "not at this scale"
     )
+    assert ledger.measured["counting.baseline_no_overlap"].value == pytest.approx(1.0)
+    assert ledger.status("counting.toy_baseline_acc") == "PASS"  # 0.70 <= 0.75 and its partner passes
+    assert ledger.measured["counting.toy_counter_acc"].source.kind == "generated"
+
+
+def test_untrained_baseline_cannot_pass_the_failure_bound():
+    """A broken attention sum (wrong everywhere) 'fails' at l = 0.5 too: its partner at l = 0 must catch it."""
+    ledger = Ledger("counting", claims.CLAIMS, scale="smoke")
+    metrics = pd.DataFrame({"model": ["counter", "attention_sum"], "accuracy": [0.97, 0.05], "mae": [0.1, 3.0]})
+    claims.record_toy(ledger, ToyRun({}, pd.DataFrame(), metrics, 0.0))
+    values = [0.0, 0.5, 1.0]
+    claims.record_sweeps(ledger, _sweep("l", values, [1.0, 1.0, 0.2], [0.05, 0.05, 0.05]),
+                         _sweep("q", values, [1.0, 0.5, 0.1], [0.05, 0.05, 0.05]))
+    assert ledger.status("counting.baseline_no_overlap") == "FAIL"
+    assert ledger.status("counting.toy_baseline_acc").startswith("UNPAIRED")
+    with pytest.raises(ValueError, match="l = 0"):
+        claims.record_sweeps(ledger, _sweep("l", [0.5, 1.0], [1.0, 0.2], [0.6, 0.2]),
+                             _sweep("q", values, [1.0, 0.5, 0.1], [0.7, 0.4, 0.1]))
+
+
+def test_every_baseline_bound_has_a_partner_at_its_scales():
+    ledger = Ledger("counting", claims.CLAIMS, scale="smoke")  # declaration checks run here
+    bounds = [c for c in claims.CLAIMS if c.baseline]
+    assert bounds and all(set(c.scales) <= set(ledger.claims[c.partner].scales) for c in bounds)
 
 
 def test_presets_scale_up():

@@ -1,3 +1,5 @@
+import dataclasses
+
 import matplotlib
 import numpy as np
 import pytest
@@ -25,20 +27,47 @@ def synthetic_runs():
 def test_claims_declared_once_and_exact_checks_pass():
     ids = [c.id for c in C.CLAIMS]
     assert len(ids) == len(set(ids)) and all(i.startswith("lct.") for i in ids)
-    ledger = C.make_ledger("smoke")
+    ledger = C.make_ledger("smoke", notebook=1)
     C.record_exact(ledger, C.exact_checks())
-    C.record_paper(ledger)
-    assert ledger.status("lct.fourier_krr") == "PASS" and ledger.status("lct.paper_otb2013") == "reported"
+    assert ledger.status("lct.fourier_krr") == "PASS" and ledger.status("lct.paper_otb2013") == "not at this scale"
     assert ledger.status("lct.jog1_gain") == "not at this scale"
+    with pytest.raises(AssertionError, match="lct.syn_recovery: not run"):
+        ledger.check()  # notebook 1 measures the synthetic claims too
+    assert all(c.paper_value for c in C.CLAIMS if c.id.startswith("lct.paper_"))
+    assert not [c.id for c in C.CLAIMS if c.id.startswith("lct.paper_") and c.scales]  # quoted, never measured
+
+
+def test_synthetic_claims_and_their_partner(synthetic_runs):
+    seq, runs = synthetic_runs
+    values = ex.synthetic_recovery(seq, runs=(runs["LCT"], runs["KCF"]))
+    ledger = C.make_ledger("smoke", notebook=3)
+    C.record_synthetic(ledger, values)
+    ledger.check()
+    assert ledger.status("lct.syn_kcf_fails") == "PASS" and values["kcf_fraction_before"] >= 0.9
+    broken = dict(values, kcf_fraction_before=0.0)  # a KCF that never tracks also "fails after the occlusion"
+    ledger = C.make_ledger("smoke", notebook=3)
+    C.record_synthetic(ledger, broken)
+    assert ledger.status("lct.syn_kcf_fails").startswith("UNPAIRED")
+
+
+def test_record_otb_refuses_synthetic_sequences(synthetic_runs, capsys):
+    seq, runs = synthetic_runs
+    renamed = dataclasses.replace(seq, name="Car4")  # still flagged synthetic: a stand-in for OTB Car4
+    ledger = C.make_ledger("course")
+    C.record_otb(ledger, {("KCF", "Car4"): runs["KCF"], ("LCT", "Car4"): runs["LCT"]}, [renamed])
+    assert not ledger.measured
+    assert ledger.status("lct.car4_scale_gain").startswith("skipped: dataset otb_mini not available")
+    assert "DATA UNAVAILABLE: otb_mini" in capsys.readouterr().out
 
 
 def test_record_otb_from_results(synthetic_runs):
+    """The arithmetic of the recorder (the synthetic frames relabelled as a real sequence, for this test only)."""
     seq, runs = synthetic_runs
-    renamed = seq.clip(0, len(seq))
-    object.__setattr__(renamed, "name", "Car4")
+    renamed = dataclasses.replace(seq, name="Car4", synthetic=False)
     results = {("KCF", "Car4"): runs["KCF"], ("LCT", "Car4"): runs["LCT"]}
     ledger = C.make_ledger("course")
     C.record_otb(ledger, results, [renamed])
+    assert ledger.measured["lct.car4_scale_gain"].source.label() == "dataset otb_mini"
     lct = metrics.ope_summary(runs["LCT"].boxes, seq.boxes)["AUC"]
     kcf_auc = metrics.ope_summary(runs["KCF"].boxes, seq.boxes)["AUC"]
     assert ledger.measured["lct.car4_scale_gain"][0] == pytest.approx(lct - kcf_auc)

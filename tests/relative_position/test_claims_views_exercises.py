@@ -19,7 +19,7 @@ from course_lib.relative_position.synthetic import LengthResult
 def test_claims_are_well_formed_and_exactness_claims_hold():
     ids = [c.id for c in claims.CLAIMS]
     assert len(ids) == len(set(ids)) and all(i.startswith("rp.") for i in ids)
-    ledger = Ledger(claims.PAPER, claims.CLAIMS, "smoke")
+    ledger = claims.make_ledger("smoke", notebook=1)
     claims.record_exactness(ledger)
     ledger.check()
     assert ledger.status("rp.fused_equals_naive") == "PASS"
@@ -47,12 +47,38 @@ def test_recording_length_generalization_and_translation():
         "relative (k=8)": _res("r", 1.0, 1.0), "absolute sinusoidal": _res("s", 0.99, 0.2),
         "learned absolute": _res("l", 1.0, 0.1), "k = 0 (no positions)": _res("0", 0.2, 0.17)})
     assert ledger.status("rp.offset.gap") == "PASS"
+    assert ledger.status("rp.offset.k0_learns_copy") == "PASS"  # trained here: the k = 0 model can copy
+    assert ledger.status("rp.offset.k0_collapse") == "PASS"
     hist = pd.DataFrame({"val_loss": [5.0, 3.0]})
     claims.record_translation(ledger, {"relative": {"history": hist, "bleu": 20.0, "long_bleu": 10.0},
-                                       "sinusoidal": {"history": hist, "bleu": 5.0, "long_bleu": 9.0}})
+                                       "sinusoidal": {"history": hist, "bleu": 5.0, "long_bleu": 9.0}},
+                              synthetic=False)
+    assert ledger.measured["rp.multi30k.bleu"].source.label() == "dataset multi30k-task1-en-de"
     assert ledger.status("rp.multi30k.bleu") == "FAIL" and ledger.status("rp.multi30k.loss_falls") == "PASS"
     claims.record_ablation(ledger, {0: _res("0", .2, .1), 2: _res("2", .6, .19), 3: _res("3", 1, .99)})
     assert ledger.measured["rp.ablation.min_k"][0] == 3
+
+
+def test_untrained_baselines_cannot_pass_their_failure_bounds(monkeypatch):
+    monkeypatch.setattr(claims, "measure_k0_copy", lambda **kw: 0.1)  # a broken k = 0 model
+    ledger = Ledger(claims.PAPER, claims.CLAIMS, "smoke")
+    claims.record_length_generalization(ledger, {
+        "relative (k=8)": _res("r", 1.0, 1.0), "absolute sinusoidal": _res("s", 0.3, 0.2),
+        "learned absolute": _res("l", 0.25, 0.1), "k = 0 (no positions)": _res("0", 0.2, 0.17)})
+    assert ledger.status("rp.offset.absolute_fits_train") == "FAIL"
+    assert ledger.status("rp.offset.absolute_unseen").startswith("UNPAIRED")
+    assert ledger.status("rp.offset.k0_collapse").startswith("UNPAIRED")
+
+
+def test_translation_on_the_stand_in_is_skipped_not_recorded(capsys):
+    ledger = Ledger(claims.PAPER, claims.CLAIMS, "smoke")
+    hist = pd.DataFrame({"val_loss": [5.0, 3.0]})
+    claims.record_translation(ledger, {"relative": {"history": hist, "bleu": 20.0, "long_bleu": 10.0}},
+                              synthetic=True)
+    assert "rp.multi30k.loss_falls" not in ledger.measured
+    assert ledger.status("rp.multi30k.loss_falls") == "skipped: dataset multi30k-task1-en-de not available " \
+        "(the translators ran on the synthetic stand-in corpus)"
+    assert "DATA UNAVAILABLE" in capsys.readouterr().out
 
 
 def test_presets_cover_every_scale():
