@@ -47,6 +47,9 @@ _EN = ("a man woman dog child girl boy people group player cat bird worker stree
 _VERBS = "runs walks plays sits stands jumps rides holds looks smiles works climbs".split()
 
 
+STAND_IN_VOCAB = 256  # BPE pieces the stand-in corpus supports on both sides (sentencepiece caps it near 500)
+
+
 def synthetic_corpus(split: str, seed: int = 0) -> tuple[list[str], list[str]]:
     """Offline stand-in for Multi30k: English-like word strings and a 'German' made of mapped words with the
     verb moved to the end (so translation needs reordering). Deterministic; only for when the data is missing."""
@@ -146,6 +149,10 @@ def prepare_translation(max_src_words: int = 12, vocab_size: int = 2000, train_l
     """
     corpus, synthetic = load_corpus(allow_synthetic=allow_synthetic)
     en, de = corpus["train"]
+    if synthetic and vocab_size > STAND_IN_VOCAB:
+        print(f"[translation] stand-in corpus: sentencepiece vocabulary {STAND_IN_VOCAB} instead of {vocab_size} "
+              "(its few dozen words cannot fill more)")
+        vocab_size = STAND_IN_VOCAB
     src_sp, tgt_sp = train_sentencepiece(en, vocab_size), train_sentencepiece(de, vocab_size)
     keep = [i for i, s in enumerate(en) if word_length(s) <= max_src_words]
     rng = random.Random(seed)
