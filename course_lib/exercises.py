@@ -49,6 +49,7 @@ def check(exercise_id: str, answer) -> bool:
     ex = get(exercise_id)
     if answer is None:
         print(f"[{exercise_id}] not answered yet: replace `answer = None` with your answer. {ex.prompt}")
+        _grade_log(exercise_id, "not answered")
         return False
     try:
         verdict = ex.checker(answer)
@@ -56,7 +57,9 @@ def check(exercise_id: str, answer) -> bool:
         verdict = f"could not check this answer ({type(exc).__name__}: {exc})"
     if verdict is True:
         print(f"[{exercise_id}] correct ✔")
+        _grade_log(exercise_id, "correct")
         return True
+    _grade_log(exercise_id, "wrong")
     reason = verdict if isinstance(verdict, str) else "not quite"
     _WRONG[exercise_id] = _WRONG.get(exercise_id, 0) + 1
     print(f"[{exercise_id}] ✘ {reason}" + (f" — hint: {ex.hint}" if ex.hint else ""))
@@ -65,6 +68,17 @@ def check(exercise_id: str, answer) -> bool:
     elif ex.hint2:
         print(f"[{exercise_id}] (a second wrong answer shows the approach; or call hint({exercise_id!r}, 2))")
     return False
+
+
+def _grade_log(exercise_id: str, verdict: str) -> None:
+    """Under the instructor's grader (``COURSE_GRADE_LOG`` set) append the verdict as one JSON line."""
+    import json
+    import os
+
+    path = os.environ.get("COURSE_GRADE_LOG")
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"id": exercise_id, "verdict": verdict}) + "\n")
 
 
 def hint(exercise_id: str, level: int = 1) -> str:
