@@ -3,11 +3,12 @@
 * :func:`train_node_classifier` — full-batch Adam (lr 0.01), loss NLL + λ/2‖W₁‖² (λ = 5e-3, first layer only),
   early stopping with patience 100 on validation accuracy *and* loss (reset when either improves; the best
   state is remembered by accuracy, then loss), as the official ``training.py`` / ``earlystopping.py``.
-  A paper-specific loop instead of ``course_lib.train.fit``: the two-criterion ranked early stopping and a
-  full-batch graph (one "batch" per epoch, evaluation on the same forward graph) do not map onto ``fit``'s single
-  monitor, and a few thousand tiny epochs must not pay per-epoch DataFrame/progress overhead.
+  Runs on the shared loop (:class:`course_lib.train.Loop`, steps mode): one step = one full-batch epoch (the graph
+  is captured by the step function), an evaluation round after every step, and the two-criterion rule as a
+  callback (:class:`RankedEarlyStopping`).
 * :func:`run_seeds` — several seeds of several models, one row per run; :func:`summarize` — mean ± bootstrap CI.
-* :func:`linear_probe` — softmax regression on fixed (propagated) features, best validation epoch (brief §6.2).
+* :func:`linear_probe` — softmax regression on fixed (propagated) features, best validation epoch (brief §6.2),
+  on the same loop with :class:`course_lib.train.EarlyStopping` (no patience, best weights restored).
 """
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from course_lib.gnn_lf_hf.graph import CSRPair
 from course_lib.gnn_lf_hf.models import build_model
+from course_lib.train import Callback, EarlyStopping, Loop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +39,36 @@ class TrainConfig:
     patience: int = 100
 
 
+class RankedEarlyStopping(Callback):
+    """The official ``earlystopping.py`` rule: patience is reset when validation accuracy *or* loss improves
+    (ties count); the remembered state is the best by accuracy, then loss. Needs ``val_acc`` and ``val_loss`` in
+    the history row; restores the remembered parameters at the end (the graph buffers never change)."""
+
+    def __init__(self, patience: int):
+        self.patience, self.left = patience, patience
+        self.best_acc, self.best_loss = -1.0, float("inf")  # early-stopping references
+        self.rem_acc, self.rem_loss, self.rem_state, self.rem_epoch = -1.0, float("inf"), None, 0
+
+    def on_round_end(self, loop: Loop, row: dict) -> None:
+        vacc, vloss = row["val_acc"], row["val_loss"]
+        if vacc >= self.best_acc or vloss <= self.best_loss:
+            self.best_acc, self.best_loss = max(self.best_acc, vacc), min(self.best_loss, vloss)
+            self.left = self.patience
+            if vacc > self.rem_acc or (vacc == self.rem_acc and vloss < self.rem_loss):  # ranked: acc, then loss
+                self.rem_acc, self.rem_loss, self.rem_epoch = vacc, vloss, row["step"] - 1
+                self.rem_state = {name: p.detach().clone() for name, p in loop.model.named_parameters()}
+        else:
+            self.left -= 1
+            if self.left == 0:
+                loop.stop = True
+
+    def on_fit_end(self, loop: Loop) -> None:
+        if self.rem_state is not None:
+            with torch.no_grad():
+                for name, p in loop.model.named_parameters():
+                    p.copy_(self.rem_state[name])
+
+
 def train_node_classifier(model, data, *, config: TrainConfig | None = None, seed: int = 0,
                           device=None) -> dict:
     """Train ``model`` (a :class:`~course_lib.gnn_lf_hf.models.DecoupledGNN`) on ``data``; return a dict with
@@ -47,46 +80,33 @@ def train_node_classifier(model, data, *, config: TrainConfig | None = None, see
     x = CSRPair(data.x).to(device) if data.x.is_sparse else data.x.to(device)
     y = data.y.to(device)
     tr, va, te = (m.to(device) for m in (data.train_mask, data.val_mask, data.test_mask))
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    best_acc, best_loss = -1.0, float("inf")  # early-stopping references (either improving resets patience)
-    rem_acc, rem_loss, rem_state, rem_epoch = -1.0, float("inf"), None, 0
-    patience = config.patience
+
+    def penalty(m):
+        return config.reg_lambda / 2 * (m.regularized_weight ** 2).sum()
+
+    def step_loss(m, _batch):  # full batch: the whole graph is captured here, the "batch" is None
+        return F.nll_loss(m(x)[tr], y[tr]) + penalty(m)
+
+    def evaluate(m):
+        out = m(x)
+        return {"val_loss": float(F.nll_loss(out[va], y[va]) + penalty(m)),
+                "val_acc": float((out[va].argmax(1) == y[va]).float().mean())}
+
+    stopper = RankedEarlyStopping(config.patience)
+    loop = Loop(model, torch.optim.Adam(model.parameters(), lr=config.lr), step_loss, device=device,
+                callbacks=[stopper])
     t0 = time.perf_counter()
-    epoch = -1
-    for epoch in range(config.max_epochs):
-        model.train()
-        opt.zero_grad()
-        out = model(x)
-        loss = F.nll_loss(out[tr], y[tr]) + config.reg_lambda / 2 * (model.regularized_weight ** 2).sum()
-        loss.backward()
-        opt.step()
-        model.eval()
-        with torch.no_grad():
-            out = model(x)
-            vloss = float(F.nll_loss(out[va], y[va]) + config.reg_lambda / 2 * (model.regularized_weight ** 2).sum())
-            vacc = float((out[va].argmax(1) == y[va]).float().mean())
-        if vacc >= best_acc or vloss <= best_loss:
-            best_acc, best_loss = max(best_acc, vacc), min(best_loss, vloss)
-            patience = config.patience
-            if vacc > rem_acc or (vacc == rem_acc and vloss < rem_loss):  # ranked: accuracy, then loss
-                rem_acc, rem_loss, rem_epoch = vacc, vloss, epoch
-                rem_state = {name: p.detach().clone() for name, p in model.named_parameters()}
-        else:
-            patience -= 1
-            if patience == 0:
-                break
+    loop.run(lambda step: None, steps=config.max_epochs, eval_every=1, evaluate=evaluate, progress=False)
     seconds = time.perf_counter() - t0
-    if rem_state is not None:  # restore the remembered weights (the graph buffers never change)
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                p.copy_(rem_state[name])
+    epochs = loop.global_step
     model.eval()
     with torch.no_grad():
         pred = model(x).argmax(1)
     acc = {name: 100.0 * float((pred[m] == y[m]).float().mean()) for name, m in (("train", tr), ("val", va),
                                                                                    ("test", te))}
-    return {"test_acc": acc["test"], "val_acc": acc["val"], "train_acc": acc["train"], "best_epoch": rem_epoch,
-            "epochs": epoch + 1, "sec_per_epoch": seconds / max(epoch + 1, 1), "seconds": seconds}
+    return {"test_acc": acc["test"], "val_acc": acc["val"], "train_acc": acc["train"],
+            "best_epoch": stopper.rem_epoch, "epochs": epochs, "sec_per_epoch": seconds / max(epochs, 1),
+            "seconds": seconds}
 
 
 #: The models of the paper's Table 3 that we train: name -> (kind, form) of the propagation (None: MLP).
@@ -153,6 +173,18 @@ def summarize(runs: pd.DataFrame, value: str = "test_acc") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+class _Affine(nn.Module):
+    """x @ W + b with the probe's seeded initialisation (W ~ 0.01·N(0, 1), b = 0)."""
+
+    def __init__(self, d: int, k: int, generator: torch.Generator, device):
+        super().__init__()
+        self.W = nn.Parameter((torch.randn(d, k, generator=generator) * 0.01).to(device))
+        self.b = nn.Parameter(torch.zeros(k, device=device))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.W + self.b
+
+
 def linear_probe(features: torch.Tensor, data, *, lr: float = 0.2, weight_decay: float = 5e-5,
                  epochs: int = 150, seed: int = 0) -> dict:
     """Softmax regression on fixed node features (brief §6.2): Adam, ``epochs`` full-batch steps on the training
@@ -161,23 +193,16 @@ def linear_probe(features: torch.Tensor, data, *, lr: float = 0.2, weight_decay:
     if features.dim() != 2 or features.size(0) != data.num_nodes:
         raise ValueError(f"linear_probe: features must be (num_nodes={data.num_nodes}, d), got "
                          f"{tuple(features.shape)}")
-    g = torch.Generator().manual_seed(seed)
     X = features.float()
     y = data.y.to(X.device)
     tr, va, te = (m.to(X.device) for m in (data.train_mask, data.val_mask, data.test_mask))
-    W = (torch.randn(X.size(1), data.num_classes, generator=g) * 0.01).to(X.device).requires_grad_()
-    b = torch.zeros(data.num_classes, device=X.device, requires_grad=True)
-    opt = torch.optim.Adam([W, b], lr=lr, weight_decay=weight_decay)
+    probe = _Affine(X.size(1), data.num_classes, torch.Generator().manual_seed(seed), X.device)
     Xtr, ytr, Xva, yva = X[tr], y[tr], X[va], y[va]
-    best_val, best = -1.0, None
-    for _ in range(epochs):
-        opt.zero_grad()
-        F.cross_entropy(Xtr @ W + b, ytr).backward()
-        opt.step()
-        with torch.no_grad():
-            val = float(((Xva @ W + b).argmax(1) == yva).float().mean())
-        if val > best_val:
-            best_val, best = val, (W.detach().clone(), b.detach().clone())
+    best = EarlyStopping("val_acc", mode="max")  # strict improvement: the first best epoch is kept, then restored
+    Loop(probe, torch.optim.Adam(probe.parameters(), lr=lr, weight_decay=weight_decay),
+         lambda m, _batch: F.cross_entropy(m(Xtr), ytr), device=X.device, callbacks=[best]).run(
+        lambda step: None, steps=epochs, eval_every=1, progress=False,
+        evaluate=lambda m: {"val_acc": float((m(Xva).argmax(1) == yva).float().mean())})
     with torch.no_grad():  # test accuracy of the best-validation weights, computed once
-        best_test = float(((X[te] @ best[0] + best[1]).argmax(1) == y[te]).float().mean())
-    return {"val_acc": 100 * best_val, "test_acc": 100 * best_test}
+        best_test = float((probe(X[te]).argmax(1) == y[te]).float().mean())
+    return {"val_acc": 100 * best.best, "test_acc": 100 * best_test}
