@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from course_lib.artifacts import artifact_dir, save_torch, write_atomic
 from course_lib.lim_net.data import TRAIN_IDS, Case, load_case, make_target, synthetic_case
 from course_lib.lim_net.models import ClickUNet2D, MemoryNet, QualityRegressor, UNet3D
 from course_lib.lim_net.pipeline import LIMNet
@@ -27,7 +28,7 @@ from course_lib.lim_net.train import (
     train_unet3d,
 )
 
-CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "data" / "lim_net"
+CHECKPOINT_DIR = artifact_dir("lim_net")
 COURSE_CHECKPOINT = CHECKPOINT_DIR / "lim_net_course.pt"
 FORMAT = 1
 
@@ -143,8 +144,7 @@ def save_weights(path: str | Path, model: LIMNet, unet: UNet3D | None, meta: dic
         state["arch"]["unet3d"] = dict(unet.config)
         state["unet3d"] = {k: v.detach().cpu().half() if v.is_floating_point() else v.cpu()
                            for k, v in unet.state_dict().items()}
-    torch.save(state, path)
-    return path
+    return save_torch(path, state)
 
 
 def load_weights(path: str | Path = COURSE_CHECKPOINT, device=None) -> tuple[LIMNet, UNet3D | None, dict]:
@@ -157,6 +157,7 @@ def load_weights(path: str | Path = COURSE_CHECKPOINT, device=None) -> tuple[LIM
     if state.get("format") != FORMAT:
         raise ValueError(f"{path} has checkpoint format {state.get('format')}, expected {FORMAT}")
     arch = state["arch"]
+    arch["memory_net"].setdefault("residual", False)  # checkpoints before the residual decoder
     model = LIMNet(ClickUNet2D(**arch["click_net"]), MemoryNet(**arch["memory_net"]),
                    QualityRegressor(**arch["quality_net"]))
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["lim_net"].items()})
@@ -181,12 +182,71 @@ def train_course_checkpoint(path: str | Path = COURSE_CHECKPOINT, preset: LimNet
     t0, c0 = time.perf_counter(), time.process_time()
     ct = load_case("ct", preset.size)
     model, unet, hist = train_all(preset, ct, seed=seed, progress=progress, jobs=jobs)
-    meta = {"preset": repr(dataclasses.asdict(preset)), "seed": seed, "seconds": round(time.perf_counter() - t0),
+    meta = {"preset": repr(dataclasses.asdict(preset)), "seed": seed, "device": "cpu",
+            "seconds": round(time.perf_counter() - t0),
             "main_process_cpu_seconds": round(time.process_time() - c0), "jobs": jobs, "torch": str(torch.__version__),
             "final_losses": repr(hist.groupby("net")["loss"].last().round(4).to_dict())}
     out = save_weights(path, model, unet, meta)
-    hist.to_csv(Path(path).with_suffix(".history.csv"), index=False)
+    write_atomic(Path(path).with_suffix(".history.csv"), hist.to_csv(index=False))
     return out
+
+
+REFINE_PHASES = ("click", "memory", "quality")
+
+
+def refine_checkpoint(phase: str, iters: int, *, base: str | Path = COURSE_CHECKPOINT,
+                      out: str | Path = COURSE_CHECKPOINT, lr: float = 1e-3, seed: int = 0, device=None,
+                      progress: bool = True, command: str = "") -> Path:
+    """Continue training one part of a saved checkpoint and save it (the course checkpoint's later stages).
+
+    ``phase`` = ``"click"`` (click U-Net, :func:`train_click_net`), ``"memory"`` (memory net,
+    :func:`train_memory_net`; an old non-residual memory net is loaded into the residual decoder, whose gain
+    starts at 2) or ``"quality"`` (rebuild the MRF scorer's data from the current pipeline and train it further).
+    The 3D U-Net peer is kept. Each call appends its record (iterations, wall and CPU seconds, device, command)
+    to ``meta["stages"]`` and its loss rows to the history CSV beside ``out``.
+    """
+    from course_lib.lim_net.presets import PRESETS
+
+    if phase not in REFINE_PHASES:
+        raise ValueError(f"phase must be one of {REFINE_PHASES}, got {phase!r}")
+    if iters < 1:
+        raise ValueError(f"iters must be >= 1, got {iters}")
+    device = torch.device(device or "cpu")
+    preset = PRESETS["course"]
+    model, unet, meta = load_weights(base, device)
+    t0, c0 = time.perf_counter(), time.process_time()
+    ct = load_case("ct", preset.size)
+    pool = training_pool(preset, ct)
+    torch.manual_seed(seed)
+    if phase == "click":
+        hist = train_click_net(model.click_net, pool, iters=iters, batch=preset.batch, crop=preset.crop, lr=lr,
+                               seed=seed + 10, device=device, progress=progress)
+    elif phase == "memory":
+        if not model.memory_net.config.get("residual"):
+            old = model.memory_net.state_dict()
+            model.memory_net = MemoryNet(**{**model.memory_net.config, "residual": True}).to(device)
+            missing = model.memory_net.load_state_dict(old, strict=False).missing_keys
+            if missing != ["decoder.prev_gain"]:
+                raise RuntimeError(f"unexpected missing keys {missing}")
+        hist = train_memory_net(model.memory_net, pool, iters=iters, batch=preset.batch, crop=preset.crop, lr=lr,
+                                seed=seed + 10, device=device, progress=progress)
+    else:
+        x, y, pairs = quality_dataset(model, training_targets(preset, ct), rounds=preset.quality_rounds, seed=seed,
+                                      device=device, progress=progress)
+        hist = train_quality_net(model.quality_net, x, y, pairs, iters=iters, lr=lr, seed=seed + 10, device=device,
+                                 progress=progress)
+    hist["stage"] = f"refine {phase}"
+    stages = list(meta.get("stages", []))
+    stages.append(repr({"phase": phase, "iters": iters, "lr": lr, "seconds": round(time.perf_counter() - t0),
+                        "cpu_seconds": round(time.process_time() - c0), "device": str(device),
+                        "threads": torch.get_num_threads(), "command": command}))
+    meta["stages"] = stages
+    path = save_weights(out, model, unet, meta)
+    csv = Path(out).with_suffix(".history.csv")
+    if csv.is_file():
+        hist = pd.concat([pd.read_csv(csv), hist], ignore_index=True)
+    write_atomic(csv, hist.to_csv(index=False))
+    return path
 
 
 def training_demo(preset: LimNetPreset, *, device=None, seed: int = 0, progress: bool = True) -> pd.DataFrame:
@@ -235,9 +295,20 @@ def load_or_train(preset: LimNetPreset, *, retrain: bool = False, ct: Case | Non
 
 if __name__ == "__main__":
     import argparse
+    import sys
 
     parser = argparse.ArgumentParser(description="re-create data/lim_net/lim_net_course.pt")
     parser.add_argument("--jobs", type=int, default=1, help="2: train the 3D U-Net peer in a parallel process")
     parser.add_argument("--out", default=str(COURSE_CHECKPOINT))
+    parser.add_argument("--refine", choices=REFINE_PHASES, help="continue training one part of --base")
+    parser.add_argument("--base", default=str(COURSE_CHECKPOINT))
+    parser.add_argument("--iters", type=int, default=500)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--device", default=None)
     args = parser.parse_args()
-    print(train_course_checkpoint(args.out, jobs=args.jobs))
+    if args.refine:
+        print(refine_checkpoint(args.refine, args.iters, base=args.base, out=args.out, lr=args.lr,
+                                device=args.device, command="python -m course_lib.lim_net.checkpoint "
+                                + " ".join(sys.argv[1:])))
+    else:
+        print(train_course_checkpoint(args.out, jobs=args.jobs))

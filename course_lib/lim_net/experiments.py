@@ -118,6 +118,31 @@ def oracle_property_violations(sessions: Sequence[LIMNetSession], targets: Seque
     return bad
 
 
+def mrf_agreement(sessions: Sequence[LIMNetSession], targets: Sequence[Target]) -> dict[str, float]:
+    """How often the learned MRF chose as the oracle would, on the slices where its two candidates differ.
+
+    For each round transition of learned-MRF sessions: slices where the previous fused mask and the new raw mask
+    differ, have different errors (no tie) and were not just clicked (those are pinned to the new round). The
+    oracle choice is the candidate with fewer errors. Returns the learned MRF's agreement with the oracle, the
+    agreement of "always take the latest round" (= the fraction of those slices where the new round is better:
+    the chance level to beat), their difference and the number of slices.
+    """
+    agree, latest = [], []
+    for sess, t in zip(sessions, targets):
+        for r, (prev, new, took) in enumerate(zip(sess.masks[:-1], sess.candidates[1:], sess.took_new[1:]),
+                                              start=1):
+            e_prev, e_new = slice_errors(prev, t.gt), slice_errors(new, t.gt)
+            keep = (e_prev != e_new) & (prev != new).any(axis=(1, 2))
+            keep[sess.clicks[r].z] = False
+            oracle_new = e_new < e_prev
+            agree += list((took == oracle_new)[keep])
+            latest += list(oracle_new[keep])
+    n = len(agree)
+    a = float(np.mean(agree)) if n else float("nan")
+    b = float(np.mean(latest)) if n else float("nan")
+    return {"learned_agreement": a, "latest_agreement": b, "advantage": a - b, "slices": n}
+
+
 @dataclasses.dataclass
 class ProtocolData:
     """Test targets: ``test_a`` (unseen CT organs), ``test_b`` (MR organs), ``synthetic`` (held-out volumes)."""
@@ -189,11 +214,10 @@ def claim_values(results: dict, scale: str) -> dict[str, tuple[float, str]]:
     vals: dict[str, tuple[float, str]] = {}
     ses = results["sessions"]
     tg = results["targets"]
-    main = "test A" if "test A" in tg else "synthetic"
-    key = (main, "LIM-Net (oracle MRF)")
-    if key in ses:
-        vals["lim_net.oracle_mrf_property"] = (float(oracle_property_violations(ses[key], tg[main])),
-                                               f"{main}, {len(tg[main])} targets")
+    for ts, cid in (("synthetic", "lim_net.oracle_mrf_property"), ("test A", "lim_net.oracle_mrf_property_real")):
+        key = (ts, "LIM-Net (oracle MRF)")
+        if key in ses:
+            vals[cid] = (float(oracle_property_violations(ses[key], tg[ts])), f"{ts}, {len(tg[ts])} targets")
     cur = curves(df)
     last = int(df["round"].max())
 
@@ -211,6 +235,24 @@ def claim_values(results: dict, scale: str) -> dict[str, tuple[float, str]]:
         none6 = at("test A", "LIM-Net (no MRF)", last)
         vals["lim_net.propagation_vs_copy"] = (none6 - copy6, f"no-MRF {none6:.3f} vs copy {copy6:.3f}")
         vals["lim_net.mrf_vs_none"] = (a6 - none6, f"MRF {a6:.3f} vs no-MRF {none6:.3f}")
+        for ts, cid in (("test A", "lim_net.vs_random_walker_a"), ("test B", "lim_net.vs_random_walker_b")):
+            rw, lim = at(ts, "random walker", last), at(ts, "LIM-Net (MRF)", last)
+            if not np.isnan(rw):
+                vals[cid] = (lim - rw, f"LIM-Net (MRF) {lim:.3f} vs random walker {rw:.3f}")
+        gap = results.get("gap_summary")
+        if gap is not None and len(gap):
+            g = gap[gap["group"] == "test A"].set_index("gap")
+            if 1 in g.index:
+                vals["lim_net.copy_works_adjacent"] = (float(g.loc[1, "copy"]), f"{int(g.loc[1, 'n'])} slices")
+            if 8 in g.index:
+                vals["lim_net.propagation_gap8"] = (float(g.loc[8, "propagation"] - g.loc[8, "copy"]),
+                                                    f"propagation {g.loc[8, 'propagation']:.3f} vs copy "
+                                                    f"{g.loc[8, 'copy']:.3f}, {int(g.loc[8, 'n'])} slices")
+        if ("test A", "LIM-Net (MRF)") in ses:
+            ag = mrf_agreement(ses[("test A", "LIM-Net (MRF)")], tg["test A"])
+            vals["lim_net.mrf_beats_latest"] = (ag["advantage"], f"learned MRF agrees with the oracle on "
+                                                f"{ag['learned_agreement']:.3f} of {ag['slices']} differing slices, "
+                                                f"'take the latest round' on {ag['latest_agreement']:.3f}")
         vals["lim_net.mrf_monotone"] = (fraction_non_decreasing(cur[("test A", "LIM-Net (MRF)")].to_numpy()),
                                         "transitions of the mean test-A curve")
     if "test B" in tg:
@@ -227,10 +269,13 @@ def claim_values(results: dict, scale: str) -> dict[str, tuple[float, str]]:
     return vals
 
 
-def methods_for(test_set: str, scale: str) -> list[str]:
-    """Methods run on a test set: everything on test A / synthetic; LIM-Net and the peers on test B."""
+def methods_for(test_set: str, preset: LimNetPreset | str) -> list[str]:
+    """Methods run on a test set: everything on test A; LIM-Net and the peers on test B; on the held-out
+    synthetic volumes everything at smoke, only the oracle MRF (its exact property) when the real data is used."""
     if test_set == "test B":
         return ["LIM-Net (MRF)", "LIM-Net (no MRF)", "random walker", "3D U-Net"]
+    if test_set == "synthetic" and not isinstance(preset, str) and preset.use_real:
+        return ["LIM-Net (oracle MRF)"]
     return list(LIM_METHODS) + list(PEERS)
 
 
@@ -249,16 +294,23 @@ def full_protocol(scale: str, *, retrain: bool = False, device=None, seed: int =
                                       progress=progress)
     if hist is None and preset.demo_iters:
         hist = training_demo(preset, device=device, seed=seed, progress=progress)
-    targets = {"test A": data.test_a, "test B": data.test_b} if preset.use_real else {"synthetic": data.synthetic}
+    targets = {"synthetic": data.synthetic}
+    if preset.use_real:
+        targets.update({"test A": data.test_a, "test B": data.test_b})
     frames, sessions = [], {}
     for ts, tgs in targets.items():
-        df, ses = evaluate(model, unet, tgs, methods_for(ts, scale), n_rounds=preset.n_rounds, test_set=ts,
+        df, ses = evaluate(model, unet, tgs, methods_for(ts, preset), n_rounds=preset.n_rounds, test_set=ts,
                            device=device, progress=progress)
         frames.append(df)
         sessions.update({(ts, m): s for m, s in ses.items()})
+    gap = None
+    if preset.use_real:
+        from course_lib.lim_net.diagnostics import gap_summary, propagation_vs_gap
+
+        gap = gap_summary(propagation_vs_gap(model, data.test_a, group="test A", device=device))
     results = {"preset": preset, "data": data, "model": model, "unet": unet, "history": hist,
                "df": pd.concat(frames, ignore_index=True), "sessions": sessions, "targets": targets,
-               "params": model.param_counts(), "cost": None}
+               "params": model.param_counts(), "cost": None, "gap_summary": gap}
     if preset.use_real and unet is not None:
         big = max(data.test_a, key=lambda t: t.image.shape[0] if t.image.shape[0] <= 64 else 0)
         results["cost"] = round_cost(model, unet, big, device)

@@ -109,13 +109,23 @@ class MaskDecoder(nn.Module):
 
     Two bilinear up-sampling steps with skip connections from the key encoder (strides 2 and 1). The soft mask
     of the previously segmented neighbour slice enters at strides 4 and 1: a cheap stand-in for XMem's sensory
-    memory (a workbook design choice; set ``use_prev=False`` for the pure STCN readout decoder).
+    memory (a workbook design choice; set ``use_prev=False`` for the pure STCN readout decoder). With
+    ``residual=True`` the output is a correction of the neighbour's mask,
+    ``logits = head(x) + g (2 m_prev - 1)`` with a learned gain ``g`` (init 2): the network starts from "copy the
+    neighbour's mask" and learns where the structure's outline moves (workbook design choice, added after the
+    propagation-vs-gap diagnostic showed plain propagation below copying on the training structures).
     """
 
-    def __init__(self, value_dim: int = 64, feats: tuple[int, int, int] = (16, 32, 64), use_prev: bool = True):
+    def __init__(self, value_dim: int = 64, feats: tuple[int, int, int] = (16, 32, 64), use_prev: bool = True,
+                 residual: bool = False):
         super().__init__()
         f1, f2, f4 = feats
         self.use_prev = use_prev
+        if residual and not use_prev:
+            raise ValueError("residual=True needs use_prev=True (the residual is added to the previous mask)")
+        self.residual = residual
+        if residual:  # logits = head(x) + g (2 prev - 1): "copy the neighbour's mask" is the starting point
+            self.prev_gain = nn.Parameter(torch.tensor(2.0))
         extra = 1 if use_prev else 0
         self.b4 = ConvBlock(value_dim + f4 + extra, 64, n=2)
         self.b2 = ConvBlock(64 + f2, 32, n=1)
@@ -135,6 +145,8 @@ class MaskDecoder(nn.Module):
         x = self.b2(torch.cat([x, f2], dim=1))
         x = F.interpolate(x, size=f1.shape[-2:], mode="bilinear", align_corners=False)
         x = self.b1(torch.cat([x, f1, prev], dim=1) if self.use_prev else torch.cat([x, f1], dim=1))
+        if self.residual:
+            return self.head(x) + self.prev_gain * (2 * prev - 1)
         return self.head(x)
 
 
@@ -145,14 +157,16 @@ class MemoryNet(nn.Module):
     :mod:`course_lib.lim_net.memory`, together with the memory bank and the propagation loop.
     """
 
-    def __init__(self, key_dim: int = 32, value_dim: int = 64, width: int = 16, use_prev: bool = True):
+    def __init__(self, key_dim: int = 32, value_dim: int = 64, width: int = 16, use_prev: bool = True,
+                 residual: bool = True):
         super().__init__()
         self.key_dim, self.value_dim = key_dim, value_dim
-        self.config = {"key_dim": key_dim, "value_dim": value_dim, "width": width, "use_prev": use_prev}
+        self.config = {"key_dim": key_dim, "value_dim": value_dim, "width": width, "use_prev": use_prev,
+                       "residual": residual}
         self.key_encoder = KeyEncoder(key_dim, width)
         feats = self.key_encoder.out_channels
         self.value_encoder = ValueEncoder(value_dim, width, feats[2])
-        self.decoder = MaskDecoder(value_dim, feats, use_prev)
+        self.decoder = MaskDecoder(value_dim, feats, use_prev, residual)
 
     def encode_key(self, image: torch.Tensor):
         """``(B, 1, H, W)`` -> key ``(B, C_k, h, w)`` and the skip features."""

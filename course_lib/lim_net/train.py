@@ -96,7 +96,8 @@ def perturb_mask(gt: np.ndarray, rng: np.random.Generator, neighbours: list[np.n
     if kind == 0 and neighbours:
         m = neighbours[rng.integers(len(neighbours))].copy()
     elif kind == 1:
-        m = ndimage.binary_dilation(m, iterations=int(rng.integers(1, 4)))
+        big = rng.random() < 0.3  # sometimes a strong leak, like a propagated mask spilling into a neighbour
+        m = ndimage.binary_dilation(m, iterations=int(rng.integers(4, 11) if big else rng.integers(1, 4)))
     elif kind == 2:
         m = ndimage.binary_erosion(m, iterations=int(rng.integers(1, 4)))
     elif kind == 3:
@@ -118,10 +119,13 @@ def perturb_mask(gt: np.ndarray, rng: np.random.Generator, neighbours: list[np.n
 
 
 # ----------------------------------------------------------------------------------------------- click U-Net
-def _click_sample(s: Structure, rng: np.random.Generator, crop: int):
+def _click_sample(s: Structure, rng: np.random.Generator, crop: int, outside: bool = False):
     z = int(rng.choice(s.slices))
+    if outside:  # a slice just beyond one end of the structure (empty ground truth)
+        end, d = (s.slices[-1], 1) if rng.random() < 0.5 else (s.slices[0], -1)
+        z = int(np.clip(end + d * rng.integers(1, 4), 0, len(s.mask) - 1))
     gt = s.mask[z]
-    y0, x0 = _crop_box(gt, crop, rng)
+    y0, x0 = _crop_box(s.mask[int(np.clip(z, s.slices[0], s.slices[-1]))], crop, rng)
     sl = (slice(y0, y0 + crop), slice(x0, x0 + crop))
     nb = [s.mask[k][sl] for k in (z - 3, z - 2, z - 1, z + 1, z + 2, z + 3) if 0 <= k < len(s.mask)]
     img, gt = s.image[z][sl], gt[sl]
@@ -136,8 +140,18 @@ def click_batch(pool: list[Structure], batch: int, rng: np.random.Generator, *, 
     pending = []  # samples whose previous mask comes from the net itself
     for b in range(batch):
         s = pool[rng.integers(len(pool))]
-        img, gt, nb = _click_sample(s, rng, crop)
+        outside = rng.random() < 0.1
+        img, gt, nb = _click_sample(s, rng, crop, outside)
         clicks = []
+        if outside:  # a leaked previous mask on an empty slice + a negative click: the answer is "nothing"
+            nonempty = [m for m in nb if m.any()]
+            prev = nonempty[rng.integers(len(nonempty))] if nonempty else np.zeros_like(gt)
+            prev = ndimage.binary_dilation(prev, iterations=int(rng.integers(0, 8))) if prev.any() else prev
+            if prev.any():
+                clicks.append((*interior_point(prev, rng, rng.uniform(0.5, 1.0)), False))
+            xs.append((img, clicks, prev))
+            ys.append(gt)
+            continue
         if gt.any():
             clicks.append((*interior_point(gt, rng, rng.uniform(0.3, 1.0)), True))
         prev = np.zeros_like(gt)
@@ -233,29 +247,32 @@ def _gap(rng: np.random.Generator, max_gap: int) -> int:
 
 
 def triplet_batch(pool: list[Structure], batch: int, rng: np.random.Generator, *, crop: int = 64,
-                  max_gap: int = 4, n_targets: int = 3, device=None):
+                  max_gap: int = 4, n_targets: int = 3, exit_prob: float = 0.4, device=None):
     """``(images, masks)`` each ``(B, 2 + n_targets, 1, H, W)``: two memory slices with masks, then slices to predict.
 
     Slice 0 lies inside the structure (its mask is the "prompt"); slice 1 is a second permanent memory slice
     anywhere within 4 slices of the structure (so it may be empty, like a negative-click slice at test time) or
     slice 0 again (40%). Propagation starts at slice 1 and walks one direction, each target 1..``max_gap``
     slices after the previous one (gap 1 half of the time); targets may leave the structure (empty masks teach
-    the net where an organ ends). The prompt masks are perturbed in 30% of samples.
+    the net where an organ ends). In ``exit_prob`` of the samples the walk starts within 3 slices of one end of
+    the structure and walks out of it, so stopping is learned. The prompt masks are perturbed in 30% of samples.
     """
     imgs, masks = [], []
     for _ in range(batch):
         s = pool[rng.integers(len(pool))]
         Z = len(s.mask)
         p0 = int(rng.choice(s.slices))
-        if rng.random() < 0.4:
+        d = 1 if rng.random() < 0.5 else -1
+        if rng.random() < exit_prob:
+            p1 = int(np.clip((s.slices[-1] if d == 1 else s.slices[0]) - d * rng.integers(0, 4), 0, Z - 1))
+        elif rng.random() < 0.4:
             p1 = p0
         else:
             p1 = int(rng.integers(max(0, s.slices[0] - 4), min(Z, s.slices[-1] + 5)))
-        if rng.random() < 0.5:
-            p0, p1 = p1, p0
-            if not s.mask[p0].any():
-                p0 = p1
-        d = 1 if rng.random() < 0.5 else -1
+            if rng.random() < 0.5:
+                p0, p1 = p1, p0
+                if not s.mask[p0].any():
+                    p0 = p1
         order = [p0, p1]
         for _ in range(n_targets):
             order.append(int(np.clip(order[-1] + d * _gap(rng, max_gap), 0, Z - 1)))
@@ -304,8 +321,8 @@ def memory_forward(net, images: torch.Tensor, masks: torch.Tensor, top_k: int | 
 
 
 def train_memory_net(net: nn.Module, pool: list[Structure], *, iters: int, batch: int = 8, crop: int = 64,
-                     max_gap: int = 4, top_k: int | None = 20, lr: float = 2e-3, seed: int = 0, device=None,
-                     progress: bool = True) -> pd.DataFrame:
+                     max_gap: int = 4, n_targets: int = 3, exit_prob: float = 0.4, top_k: int | None = 20,
+                     lr: float = 2e-3, seed: int = 0, device=None, progress: bool = True) -> pd.DataFrame:
     """Train the memory network on 4-slice samples (:func:`triplet_batch`, :func:`memory_forward`)."""
     rng = np.random.default_rng(seed + 1)
     device = device or next(net.parameters()).device
@@ -316,7 +333,8 @@ def train_memory_net(net: nn.Module, pool: list[Structure], *, iters: int, batch
         logits = memory_forward(m, images, masks, top_k)
         return seg_loss(logits.flatten(0, 1), masks[:, 2:].flatten(0, 1))
 
-    return _loop(net, opt, lambda: triplet_batch(pool, batch, rng, crop=crop, max_gap=max_gap, device=device),
+    return _loop(net, opt, lambda: triplet_batch(pool, batch, rng, crop=crop, max_gap=max_gap, n_targets=n_targets,
+                                                 exit_prob=exit_prob, device=device),
                  loss_fn, iters, "memory_net", progress)
 
 

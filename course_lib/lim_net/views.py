@@ -193,6 +193,81 @@ def plot_training_history(history: pd.DataFrame) -> Figure:
     return fig
 
 
+GAP_STYLE = {"propagation": dict(color="C0", marker="o", label="(a) memory propagation"),
+             "copy": dict(color="C7", marker="x", label="(b) copy the mask"),
+             "click_2d": dict(color="C3", marker="d", ls="--", label="(c) 2D net + 1 click on that slice")}
+
+
+def plot_propagation_vs_gap(summary: pd.DataFrame, groups: Sequence[str] | None = None, title: str = "") -> Figure:
+    """Slice Dice vs gap from the reference slice, one panel per group (``diagnostics.gap_summary`` output)."""
+    groups = list(groups) if groups is not None else list(dict.fromkeys(summary["group"]))
+    if not groups or not set(groups) <= set(summary["group"]):
+        raise ValueError(f"groups {groups} not all in the summary ({sorted(set(summary['group']))})")
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.4), squeeze=False, sharey=True)
+    for ax, g in zip(axes[0], groups):
+        d = summary[summary["group"] == g].sort_values("gap")
+        for col, style in GAP_STYLE.items():
+            ax.plot(d["gap"], d[col], **style)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(list(d["gap"]), [str(v) for v in d["gap"]])
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("gap to the reference slice (slices)")
+        ax.set_title(f"{g} ({int(d['n'].sum())} slices)", fontsize=10)
+    axes[0][0].set_ylabel("mean slice Dice")
+    axes[0][-1].legend(fontsize=8, loc="lower left")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_architecture(model, cfg=None, title: str = "LIM-Net as built here") -> Figure:
+    """Block diagram drawn from the model: click net -> memory -> bidirectional propagation -> MRF.
+
+    Box labels read the parameter counts and configurations of ``model`` (a ``LIMNet``) and ``cfg`` (an
+    ``InferenceConfig``), so the figure changes with them.
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    from course_lib.lim_net.pipeline import InferenceConfig
+
+    cfg = cfg or InferenceConfig()
+    n = model.param_counts()
+    mc, cc = model.memory_net.config, model.click_net.config
+    boxes = {
+        "click": (0.02, 0.55, f"2D click U-Net\n[image, +clicks, -clicks, prev mask]\nbase {cc['base']}, "
+                              f"{cc['levels']} levels\n{n['click_net']:,} params"),
+        "memory": (0.27, 0.55, f"memory\npermanent: interacted slices\nFIFO {cfg.fifo_size}, every "
+                               f"{cfg.mem_every}\nC_k={mc['key_dim']}, C_v={mc['value_dim']}, top-k={cfg.top_k}"),
+        "prop": (0.52, 0.55, f"bidirectional propagation\nz-1, z-2, ... and z+1, z+2, ...\n"
+                             f"{'bounded by clicked slices' if cfg.bounded else 'whole volume'}\n"
+                             f"memory net {n['memory_net']:,} params"),
+        "mrf": (0.77, 0.55, f"MRF (Eq. 4)\nper slice: Q(round t) vs Q(round t+1)\nkeep the better\n"
+                            f"scorer {n['quality_net']:,} params"),
+    }
+    fig, ax = plt.subplots(figsize=(12, 3.6))
+    ax.set_axis_off()
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    w, h = 0.21, 0.38
+    for x, y, text in boxes.values():
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.01", fc="#e8f0fb", ec="C0"))
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=8.5)
+    keys = list(boxes)
+    for a, b in zip(keys[:-1], keys[1:]):
+        xa, ya, _ = boxes[a]
+        xb, _, _ = boxes[b]
+        ax.add_patch(FancyArrowPatch((xa + w, ya + h / 2), (xb, ya + h / 2), arrowstyle="-|>", mutation_scale=14))
+    xa, ya, _ = boxes["mrf"]
+    xc, yc, _ = boxes["click"]
+    ax.add_patch(FancyArrowPatch((xa + w / 2, ya), (xc + w / 2, yc), connectionstyle="arc3,rad=-0.25",
+                                 arrowstyle="-|>", mutation_scale=14, ls="--", color="C1"))
+    ax.text(0.5, 0.08, "next round: the user clicks the worst slice; the fused mask is the new previous mask",
+            ha="center", fontsize=9, color="C1")
+    ax.set_title(title)
+    return fig
+
+
 def click_panel(session, gt=None):
     """A small ipywidgets UI: choose z / y / x and the sign, add the click (runs one round), undo, suggest.
 
