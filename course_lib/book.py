@@ -134,12 +134,12 @@ def _normalized(nb: dict) -> dict:
     return node
 
 
-def page_header(rel: Path, row: dict, scale: str) -> str:
+def page_header(rel: Path, row: dict, scale: str, shows_header: bool = False) -> str:
     """Markdown put at the top of a notebook's page: objectives, prerequisites, expected and measured time."""
     from course_lib.syllabus import SERIES, header_markdown
 
     key = _series_key(rel.parts[0]) if len(rel.parts) > 1 else ""
-    parts = [header_markdown(key)] if key in SERIES else []
+    parts = [header_markdown(key)] if key in SERIES and not shows_header else []
     parts.append(f"*This page: executed at scale `{scale}` in {row['seconds']} s "
                  f"({'reused from an earlier build' if row.get('reused') else 'this build'}); "
                  f"source `notebooks/{rel.as_posix()}`.*")
@@ -269,7 +269,8 @@ def assemble(exec_dir: Path, src: Path, rows: list[dict], notebooks: list[Path],
         executed = exec_dir / rel
         nb = json.loads(executed.read_text()) if executed.exists() else json.loads(nb_path.read_text())
         titles[row["notebook"]] = _title(nb, rel.stem)
-        header = _md_cell(page_header(rel, row, scale))
+        shows = any("show_header(" in "".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+        header = _md_cell(page_header(rel, row, scale, shows_header=shows))
         first_md = next((i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "markdown"), -1)
         nb["cells"].insert(first_md + 1, header)  # below the notebook's title cell
         target = src / "pages" / rel

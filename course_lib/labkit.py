@@ -67,7 +67,8 @@ def student_version(nb: dict, rel: Path) -> dict:
                 cell.setdefault("metadata", {})["tags"] = sorted(tags | {"exercise"})
         cells.append(cell)
     key = rel.parts[0].split("_", 1)[1] if len(rel.parts) > 1 and "_" in rel.parts[0] else ""
-    if key in SERIES:
+    shows_it = any("show_header(" in "".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    if key in SERIES and not shows_it:
         header = {"cell_type": "markdown", "metadata": {"tags": ["syllabus"]},
                   "source": header_markdown(key)}
         if out.get("nbformat_minor", 0) >= 5:

@@ -107,6 +107,8 @@ def test_page_header_and_syllabus():
     assert "**You will learn to**" in head and "in 7.0 s" in head and "notebooks/11_counting/1_derivation" in head
     assert "You will learn" not in book.page_header(Path("00_start_here.ipynb"), {"seconds": 1, "reused": True},
                                                     "smoke")
+    assert "You will learn" not in book.page_header(Path("11_counting/1_derivation.ipynb"), {"seconds": 1},
+                                                    "smoke", shows_header=True)  # the notebook shows it itself
     md = syllabus.header_markdown("counting")
     assert "**Prerequisites:**" in md and "smoke 30 s" in md  # counting's presets: expected_seconds=30 at smoke
     with pytest.raises(KeyError, match="no syllabus entry"):

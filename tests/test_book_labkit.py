@@ -25,7 +25,10 @@ def test_student_kit_strips_outputs_and_solutions_and_keeps_the_checks(tmp_path)
     assert all(c.get("outputs", []) == [] for c in nb["cells"] if c["cell_type"] == "code")
     tagged = [c for c in nb["cells"] if "exercise" in c.get("metadata", {}).get("tags", [])]
     assert {i for c in tagged for i in labkit.CHECK_CALL.findall("".join(c["source"]))} >= {"lct.1", "lct.9"}
-    header = [c for c in nb["cells"] if "syllabus" in c.get("metadata", {}).get("tags", [])]
+    assert not [c for c in nb["cells"] if "syllabus" in c.get("metadata", {}).get("tags", [])]  # it calls show_header
+    assert any("show_header(" in "".join(c["source"]) for c in nb["cells"])
+    nb2 = json.loads((tmp_path / "09_lct" / "2_experiments.ipynb").read_text())
+    header = [c for c in nb2["cells"] if "syllabus" in c.get("metadata", {}).get("tags", [])]
     assert len(header) == 1 and "**Prerequisites:**" in header[0]["source"]
     assert "lct.9" in (tmp_path / "README.md").read_text()
 
