@@ -93,8 +93,10 @@ class Propagation(nn.Module):
         self.solver = solver if form == "closed" and self.kind != "sgc" else "cg"
         if self.solver == "cholesky":  # factor the SPD system matrix once (float64), solve every forward
             a, b = system_coefficients(self.kind, alpha=alpha, mu=mu, beta=beta)
-            S = b * self.A_hat.to_dense().double() + a * torch.eye(n, dtype=torch.float64, device=A_hat.device)
-            self.register_buffer("chol", torch.linalg.cholesky(S).to(A_hat.dtype))
+            dense = self.A_hat.to_dense()
+            dense = dense.cpu() if dense.device.type == "mps" else dense  # MPS has no float64: factor on the CPU
+            S = b * dense.double() + a * torch.eye(n, dtype=torch.float64, device=dense.device)
+            self.register_buffer("chol", torch.linalg.cholesky(S).to(A_hat.device, A_hat.dtype))
 
     def _rhs(self, H: torch.Tensor) -> torch.Tensor:
         k = self.kind
