@@ -14,6 +14,8 @@ from course_lib.lct.presets import PRESETS, LCTPreset
 from course_lib.lct.sequences import synthetic_occlusion_sequence
 from course_lib.lct.tracker import LADDER, run_tracker
 
+from ..figures import data, differ
+
 matplotlib.use("Agg")
 
 
@@ -86,15 +88,25 @@ def test_summary_table_and_views(synthetic_runs):
     table = ex.summary_table(results, [seq])
     assert list(table["tracker"]) == ["KCF", "LCT"] and table["P@20"].between(0, 1).all()
     assert ex.pivot(table).shape == (2, 2)
-    figs = [views.plot_confidence(runs["LCT"], seq), views.plot_center_errors(runs, seq),
-            views.plot_ope_curves(results, [seq]), views.plot_summary_bars(table),
-            views.plot_tracking_frame(seq.frames[60], {n: r.boxes[60] for n, r in runs.items()},
-                                      seq.boxes[60]),
-            views.plot_cyclic_shifts(np.sin(np.arange(12.0)), np.exp(-np.arange(12.0))),
-            views.plot_response_maps(runs["LCT"].responses[5], runs["LCT"].app_responses[5], np.ones(33))]
-    assert all(isinstance(f, Figure) for f in figs)
-    for f in figs:
-        matplotlib.pyplot.close(f)
+    kcf_only = {"KCF": runs["KCF"]}
+    pairs = {
+        "confidence": (views.plot_confidence(runs["LCT"], seq), views.plot_confidence(runs["LCT"], seq, t_r=0.3)),
+        "centre errors": (views.plot_center_errors(runs, seq), views.plot_center_errors(kcf_only, seq)),
+        "ope": (views.plot_ope_curves(results, [seq]),
+                views.plot_ope_curves({("KCF", seq.name): runs["KCF"]}, [seq])),
+        "bars": (views.plot_summary_bars(table), views.plot_summary_bars(table.assign(**{"P@20": 0.5}))),
+        "frame": (views.plot_tracking_frame(seq.frames[60], {n: r.boxes[60] for n, r in runs.items()}, seq.boxes[60]),
+                  views.plot_tracking_frame(seq.frames[10], {n: r.boxes[10] for n, r in runs.items()}, seq.boxes[10])),
+        "shifts": (views.plot_cyclic_shifts(np.sin(np.arange(12.0)), np.exp(-np.arange(12.0))),
+                   views.plot_cyclic_shifts(np.cos(np.arange(12.0)), np.exp(-np.arange(12.0)))),
+        "maps": (views.plot_response_maps(runs["LCT"].responses[5], runs["LCT"].app_responses[5], np.ones(33)),
+                 views.plot_response_maps(runs["LCT"].responses[50], runs["LCT"].app_responses[50], np.ones(33))),
+    }
+    for name, (a, b) in pairs.items():
+        assert isinstance(a, Figure) and differ(a, b), name
+    heights = sorted(arr[3] for arr in data(pairs["bars"][0]) if arr.size == 4)
+    assert heights == pytest.approx(sorted(table["P@20"]))  # the bars are the P@20 values passed in
+    matplotlib.pyplot.close("all")
 
 
 def test_clip_explorer_changes_with_the_frame(synthetic_runs):

@@ -3,6 +3,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -14,6 +15,8 @@ from course_lib.exercises import check
 from course_lib.relative_position import claims, views
 from course_lib.relative_position.presets import PRESETS
 from course_lib.relative_position.synthetic import LengthResult
+
+from ..figures import data, differ
 
 
 def test_claims_are_well_formed_and_exactness_claims_hold():
@@ -86,19 +89,32 @@ def test_presets_cover_every_scale():
     assert set(PRESETS["smoke"].variants) <= set(PRESETS["course"].variants)
 
 
-def test_views_return_figures():
-    figs = [views.plot_relative_index(3, 10), views.plot_relative_index(0, 4, query=9),
-            views.plot_attention(torch.rand(4, 5), list("abcd"), list("vwxyz")),
-            views.plot_tables(torch.randn(5, 8), torch.randn(5, 8)),
-            views.plot_position_accuracy({"a": [1.0] * 40, "b": [0.5] * 40}),
-            views.plot_loss_curves({"a": list(range(50, 0, -1))}),
-            views.plot_k_ablation({0: 0.1, 2: 1.0, 8: 1.0}),
-            views.plot_timing(pd.DataFrame({"n": [64, 256, 64, 256], "candidate": ["a", "a", "b", "b"],
-                                            "ratio": [1, 1, 1.5, 2.0]})),
-            views.plot_memory(pd.DataFrame({"n": [16, 32], "impl": ["naive", "naive"], "saved MB": [1.0, 4.0]})),
-            views.plot_bleu_by_length({"r": pd.DataFrame({"sentences": [3], "BLEU": [10.0]}, index=["1-8"])}),
-            views.plot_translation_attention(["a", "b"], ["<s>", "x"], torch.rand(2, 2), torch.rand(2, 2))]
-    assert all(isinstance(f, Figure) for f in figs)
+def test_views_draw_their_input():
+    timing = pd.DataFrame({"n": [64, 256, 64, 256], "candidate": ["a", "a", "b", "b"], "ratio": [1, 1, 1.5, 2.0]})
+    memory = pd.DataFrame({"n": [16, 32], "impl": ["naive", "naive"], "saved MB": [1.0, 4.0]})
+    bleu = pd.DataFrame({"sentences": [3], "BLEU": [10.0]}, index=["1-8"])
+    t1, t2 = torch.randn(5, 8), torch.randn(5, 8)
+    pairs = {
+        "index": (views.plot_relative_index(3, 10), views.plot_relative_index(1, 10)),
+        "index query": (views.plot_relative_index(0, 4, query=9), views.plot_relative_index(0, 4, query=2)),
+        "attention": (views.plot_attention(torch.eye(4)[:, :4], list("abcd"), list("wxyz")),
+                      views.plot_attention(torch.ones(4, 4) / 4, list("abcd"), list("wxyz"))),
+        "tables": (views.plot_tables(t1, t2), views.plot_tables(t2, t1)),
+        "position acc": (views.plot_position_accuracy({"a": [1.0] * 40, "b": [0.5] * 40}),
+                         views.plot_position_accuracy({"a": [0.2] * 40, "b": [0.5] * 40})),
+        "loss": (views.plot_loss_curves({"a": list(range(50, 0, -1))}), views.plot_loss_curves({"a": [1.0] * 50})),
+        "k ablation": (views.plot_k_ablation({0: 0.1, 2: 1.0, 8: 1.0}), views.plot_k_ablation({0: 0.1, 2: 0.3})),
+        "timing": (views.plot_timing(timing), views.plot_timing(timing.assign(ratio=[1, 1, 3.0, 4.0]))),
+        "memory": (views.plot_memory(memory), views.plot_memory(memory.assign(**{"saved MB": [2.0, 8.0]}))),
+        "bleu": (views.plot_bleu_by_length({"r": bleu}), views.plot_bleu_by_length({"r": bleu.assign(BLEU=20.0)})),
+        "translation": (views.plot_translation_attention(["a", "b"], ["<s>", "x"], torch.eye(2), torch.eye(2)),
+                        views.plot_translation_attention(["a", "b"], ["<s>", "x"], torch.ones(2, 2) / 2,
+                                                         torch.eye(2))),
+    }
+    for name, (a, b) in pairs.items():
+        assert isinstance(a, Figure) and differ(a, b), name
+    curves = [arr.reshape(-1, 2)[:, 1] for arr in data(pairs["position acc"][0]) if arr.size == 80]
+    assert any(np.allclose(c, 0.5) for c in curves)  # the drawn curve is the accuracy passed in
     plt.close("all")
     with pytest.raises(ValueError, match="2-D"):
         views.plot_attention(torch.rand(2, 3, 4))
