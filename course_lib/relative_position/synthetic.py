@@ -1,7 +1,7 @@
 """Length generalisation on the synthetic tasks: a step-based training loop and position-wise evaluation.
 
-A step-based loop (not :func:`course_lib.train.fit`) because every step draws a fresh batch at a random training
-length — there is no dataset or epoch; with ~2 ms per step the loop overhead matters.
+Training runs on the shared loop (:class:`course_lib.train.Loop`) in steps mode: every step draws a fresh batch at
+a random training length from a seeded sampler — there is no dataset or epoch.
 """
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import dataclasses
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from course_lib.device import clock, resolve_device
 from course_lib.relative_position.tasks import get_task, make_batch
 from course_lib.relative_position.transformer import SequenceTagger, TransformerConfig
+from course_lib.train import Loop, StepLosses
 
 #: the four variants of the headline experiment (brief §6): name -> (position scheme, clipping distance k)
 VARIANTS = {
@@ -45,19 +45,20 @@ def train_tagger(model: SequenceTagger, task="offset", *, steps: int = 1500, bat
         raise ValueError(f"need 1 <= min_len <= max_len, got {min_len}, {max_len}")
     device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    losses = []
-    for _ in tqdm(range(steps), desc=desc, disable=not progress, leave=False):
+
+    def sample(step: int):
         length = int(torch.randint(min_len, max_len + 1, (1,), generator=gen))
-        x, y = make_batch(task, batch_size, length, generator=gen, device=device)
-        loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.detach().item())
+        return make_batch(task, batch_size, length, generator=gen, device=device)
+
+    def step_loss(net, batch):
+        x, y = batch
+        return F.cross_entropy(net(x).flatten(0, 1), y.flatten())
+
+    losses = StepLosses()
+    Loop(model, torch.optim.Adam(model.parameters(), lr=lr), step_loss, device=device, callbacks=[losses]).run(
+        sample, steps=steps, progress=progress, desc=desc)
     model.eval()
-    return losses
+    return losses.values()
 
 
 @torch.no_grad()

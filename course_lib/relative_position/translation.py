@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-import math
 import random
 from functools import lru_cache
 
@@ -241,29 +240,27 @@ def mean_token_loss(model, pairs, batch_size: int = 128) -> float:
 def train_translator(model, data: TranslationData, *, steps: int = 2000, batch_size: int = 64, lr: float = 1e-3,
                      steps_per_epoch: int = 200, val_pairs=None, seed: int = 0, progress: bool = False,
                      desc: str = "translate") -> pd.DataFrame:
-    """Adam (β2 = 0.98, clip 1.0, label smoothing 0.1) via :func:`course_lib.train.fit`; one 'epoch' =
-    ``steps_per_epoch`` length-bucketed batches. History rows carry ``val_loss`` on ``val_pairs`` if given."""
-    from course_lib.train import fit
+    """Adam (β2 = 0.98, clip 1.0, label smoothing 0.1) on :class:`course_lib.train.Loop` in steps mode: ``steps``
+    length-bucketed batches (a fresh shuffled pass of the training pairs whenever one is used up), a history row
+    every ``steps_per_epoch`` steps, with ``val_loss`` on ``val_pairs`` if given; ``steps`` = steps done."""
+    from course_lib.train import Loop
 
     if steps < 1 or steps_per_epoch < 1:
         raise ValueError(f"steps and steps_per_epoch must be >= 1, got {steps}, {steps_per_epoch}")
     device = next(model.parameters()).device
-    epochs = math.ceil(steps / steps_per_epoch)
     state = {"pool": [], "round": 0}
 
-    def epoch_batches(epoch: int):
-        for _ in range(steps_per_epoch if epoch < epochs - 1 else steps - steps_per_epoch * (epochs - 1)):
-            if not state["pool"]:
-                state["pool"] = list(make_batches(data.train, batch_size, seed=seed + state["round"]))[::-1]
-                state["round"] += 1
-            yield state["pool"].pop()
+    def sample(step: int):
+        if not state["pool"]:
+            state["pool"] = list(make_batches(data.train, batch_size, seed=seed + state["round"]))[::-1]
+            state["round"] += 1
+        return state["pool"].pop()
 
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98))
     val_fn = (lambda m: {"val_loss": mean_token_loss(m, val_pairs)}) if val_pairs else None
-    hist = fit(model, opt, translation_loss, epoch_batches, epochs=epochs, val_fn=val_fn, grad_clip=1.0,
-               device=device, progress=progress, desc=desc)
-    hist["steps"] = [min(steps, (i + 1) * steps_per_epoch) for i in range(len(hist))]
-    return hist
+    hist = Loop(model, opt, translation_loss, device=device, grad_clip=1.0).run(
+        sample, steps=steps, eval_every=steps_per_epoch, evaluate=val_fn, progress=progress, desc=desc)
+    return hist.rename(columns={"step": "steps"})
 
 
 def translate(model, data: TranslationData, sentences: list[str], *, beam_size: int = 1, batch_size: int = 64,
