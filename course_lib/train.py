@@ -1,6 +1,6 @@
 """One training loop for every paper, on any device and on many GPUs.
 
-Four small pieces, each usable alone (how-to with examples: the "Training" section of CONTRIBUTING.md):
+Four small pieces, each usable alone:
 
 * :class:`Loop` holds one model, one optimiser and a *step function* ``loss_fn(model, batch)`` that returns the
   scalar loss (or a dict with ``"loss"`` and more metrics). :meth:`Loop.step` is one optimisation step: autocast
