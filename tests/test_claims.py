@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
+import inspect
+import re
 import sys
 import types
 
@@ -239,3 +242,14 @@ def test_runner_fails_on_unmeasured_claim(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "course_lib.fakepaper2.claims", mod)
     assert L.main(["--scale", "smoke", "--paper", "fakepaper2", "--device", "cpu",
                    "--out", str(tmp_path / "c.md")]) == 1
+
+
+# --------------------------------------------------------------------------------------------- every series
+@pytest.mark.parametrize("pkg", L.paper_packages())
+def test_every_series_declares_valid_claims_that_cite_what_a_learner_can_open(pkg):
+    mod = importlib.import_module(f"course_lib.{pkg}.claims")
+    Ledger(pkg, mod.CLAIMS, "smoke")  # partner / threshold declaration checks
+    unreadable = re.compile(r"\bbrief\b|\bissue\b(?!\s*#)", re.I)
+    bad = [c.id for c in mod.CLAIMS if unreadable.search(" ".join((c.statement, c.paper_value, c.source, c.metric)))]
+    assert not bad, f"claims citing the brief / the issue instead of the paper: {bad}"
+    assert "device" in inspect.signature(mod.run).parameters, "run(scale, device=None)"
