@@ -278,7 +278,9 @@ class Ledger:
         from course_lib.data import banner, entry
 
         entry(name)
-        ids = [c.id for c in self.applicable() if name in c.data and c.id not in self.measured]
+        done = f"skipped: dataset {name} not available"
+        ids = [c.id for c in self.applicable() if name in c.data and c.id not in self.measured
+               and not self.skipped.get(c.id, "").startswith(done)]
         for cid in ids:
             self.skipped[cid] = f"skipped: dataset {name} not available" + (f" ({reason})" if reason else "")
         if ids:

@@ -121,6 +121,7 @@ def test_unavailable_marks_real_data_claims_skipped_with_a_banner(capsys):
     assert led.status("real") == "skipped: dataset planetoid not available"
     assert led.table().set_index("id").loc["real", "status"].startswith("skipped")
     assert not any(line.startswith("real") for line in led.failures())
+    assert led.unavailable("planetoid") == [] and "DATA UNAVAILABLE" not in capsys.readouterr().out  # said once
 
 
 def test_unmeasured_applicable_claim_fails_check_at_every_scale():
