@@ -44,7 +44,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from course_lib.device import get_device
 
-#: Host syncs for the non-finite-loss check happen at the end of each round and at most every this many steps.
+#: The non-finite-loss check (one host sync) runs at the end of each round and every this many steps.
 CHECK_EVERY = 100
 
 
@@ -396,16 +396,25 @@ class Loop:
     def step(self, batch) -> dict[str, torch.Tensor]:
         """One optimisation step on ``batch``; returns the detached metrics (device tensors, no host sync)."""
         batch = to_device(batch, self.device)
-        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+        if self.amp_dtype is None:
             metrics = _as_metrics(self.loss_fn(self.net, batch), needs_grad=self.optimizer is not None)
+        else:
+            with torch.autocast(self.device.type, dtype=self.amp_dtype):
+                metrics = _as_metrics(self.loss_fn(self.net, batch), needs_grad=self.optimizer is not None)
         if self.optimizer is not None:
             self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(metrics["loss"]).backward()
-            if self.grad_clip is not None:
-                self.scaler.unscale_(self.optimizer)
-                nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
+            if self.scaler.is_enabled():
+                self.scaler.scale(metrics["loss"]).backward()
+                if self.grad_clip is not None:
+                    self.scaler.unscale_(self.optimizer)
+                    nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                metrics["loss"].backward()
+                if self.grad_clip is not None:
+                    nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+                self.optimizer.step()
         return {k: v.detach() for k, v in metrics.items()}
 
     # -- checkpoints ----------------------------------------------------------------------------------------
@@ -519,7 +528,8 @@ class Loop:
                 cb.on_round_end(self, row)
             if steps is None:
                 bar.update()
-            bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k not in (unit, "seconds")}, refresh=False)
+            if not bar.disable:
+                bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k not in (unit, "seconds")}, refresh=False)
             if checkpoint is not None:
                 self.save(checkpoint, unit, r + 1)
             if self.stop:
@@ -568,12 +578,10 @@ class Loop:
 
     def _train_round(self, batches: Iterable, unit: str, r: int, bar) -> tuple[dict[str, torch.Tensor], int]:
         sums: dict[str, torch.Tensor] = {}
-        bad = torch.full((), -1, dtype=torch.long, device=self.device)  # first non-finite step, kept on the device
-        count = 0
+        count, checked = 0, self.global_step  # a non-finite loss makes the running sum non-finite: checked below
         for batch in batches:
             step = self.global_step
             metrics = self.step(batch)
-            bad = torch.where((bad < 0) & ~torch.isfinite(metrics["loss"].float()), step, bad)
             for k, v in metrics.items():
                 sums[k] = sums[k] + v if k in sums else v.float()
             self.global_step += 1
@@ -583,18 +591,19 @@ class Loop:
             if bar is not None:
                 bar.update()
             if count % CHECK_EVERY == 0:
-                self._check_finite(bad, unit, r)
+                self._check_finite(sums["loss"], checked, self.global_step, unit, r)
+                checked = self.global_step
         if count == 0:
             raise ValueError(f"{unit} round {r} got no batches: the training data is empty (or drop_last dropped "
                              "every batch, or the sampler/iterator is exhausted)")
-        self._check_finite(bad, unit, r)
+        self._check_finite(sums["loss"], checked, self.global_step, unit, r)
         return sums, count
 
     @staticmethod
-    def _check_finite(bad: torch.Tensor, unit: str, r: int) -> None:
-        at = int(bad)
-        if at >= 0:
-            where = f"step {at}" + (f" (epoch {r})" if unit == "epoch" else "")
+    def _check_finite(total: torch.Tensor, first: int, end: int, unit: str, r: int) -> None:
+        if not bool(torch.isfinite(total)):
+            where = f"step {first}" if end - first == 1 else f"a step in {first}..{end - 1}"
+            where += f" (epoch {r})" if unit == "epoch" else ""
             raise FloatingPointError(f"the training loss became NaN/inf at {where}; lower the learning rate, check "
                                      "the inputs for NaN/inf, or use amp='bf16' instead of 'fp16'")
 

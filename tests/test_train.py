@@ -195,14 +195,20 @@ def test_save_checkpoint_is_atomic_on_failure(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------------------------- bad input
 def test_nonfinite_loss_is_reported_with_its_step():
     model, opt = _setup()
-    with pytest.raises(FloatingPointError, match="step 0 .*learning rate"):
+    with pytest.raises(FloatingPointError, match="a step in 0..7 \\(epoch 0\\).*learning rate"):
         fit(model, opt, lambda m, b: m(b[0]).sum() * float("nan"), _problem(), epochs=1, batch_size=16,
             progress=False)
-    model, opt = _setup()
     bad = torch.tensor(float("inf"))
-    with pytest.raises(FloatingPointError, match="step 5"):
+
+    def run(**kw):
+        model, opt = _setup()
         Loop(model, opt, lambda m, b: _loss(m, b) * (bad if b[0].shape[0] == 6 else 1.0)).run(
-            lambda step: (torch.randn(step + 1, 4), torch.randn(step + 1)), steps=10, progress=False)
+            lambda step: (torch.randn(step + 1, 4), torch.randn(step + 1)), steps=10, progress=False, **kw)
+
+    with pytest.raises(FloatingPointError, match="at step 5;"):
+        run(eval_every=1)
+    with pytest.raises(FloatingPointError, match="at a step in 0..9;"):
+        run()
 
 
 def test_nonscalar_detached_and_empty_are_clear_errors():
