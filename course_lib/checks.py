@@ -1,7 +1,8 @@
 """Input checks shared by every paper: one line each, and an error that names what was expected.
 
 * :func:`as_int` — a Python ``int`` from an int or a numpy integer (``np.int64(3)``); bool, float and str raise.
-* :func:`require_finite` — raise unless every entry of a tensor / array is finite (no NaN, no ±inf).
+* :func:`require_finite` / :func:`require_finite_tensors` — raise unless every entry is finite (no NaN, no ±inf);
+  screened by one sum per tensor (a NaN or inf always poisons the sum), exact check only when a sum is not finite.
 * :func:`require_all` — several on-device conditions checked with **one** host synchronisation, so a public entry
   point pays one ``.tolist()`` however many things it validates (keep such checks out of inner loops).
 """
@@ -52,6 +53,16 @@ def finite(x: torch.Tensor) -> torch.Tensor:
     return torch.isfinite(v).all()
 
 
+def _sum_is_finite(tensors: list[torch.Tensor]) -> list[bool]:
+    """Fast screen, one host sync: is the sum of each tensor finite? A NaN or ±inf entry always makes the sum
+    non-finite; a False can also be an overflow of finite values (then the caller checks exactly), so True is
+    exact and False only means "look closer". A sum is one vectorised pass, ~10x cheaper than isfinite().all()."""
+    device = tensors[0].device
+    sums = [(torch.view_as_real(v) if v.is_complex() else v).sum(dtype=torch.float32).to(device)
+            for v in map(_values, tensors)]
+    return torch.isfinite(torch.stack(sums)).tolist()
+
+
 def nonfinite_message(name: str, x) -> str:
     """"<name> must be finite ... found 2 NaN and 1 inf among 12 values of a (3, 4) tensor"."""
     if isinstance(x, torch.Tensor):
@@ -69,12 +80,14 @@ def require_finite(name: str, x):
     of NaN / inf entries. Works for torch tensors (dense or sparse; one host sync on an accelerator) and numpy
     arrays; non-float data passes."""
     if isinstance(x, torch.Tensor):
-        ok = bool(finite(x))
-    else:
-        arr = np.asarray(x)
-        ok = arr.dtype.kind not in "fc" or bool(np.isfinite(arr).all())
-    if not ok:
-        raise ValueError(nonfinite_message(name, x))
+        require_finite_tensors((name, x))
+        return x
+    arr = np.asarray(x)
+    if arr.dtype.kind in "fc":
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflowing sum only triggers the exact check
+            screened = bool(np.isfinite(arr.sum()))
+        if not screened and not np.isfinite(arr).all():
+            raise ValueError(nonfinite_message(name, x))
     return x
 
 
@@ -89,7 +102,14 @@ def require_all(*conditions: tuple[torch.Tensor, Message]) -> None:
             raise ValueError(message() if callable(message) else message)
 
 
-def require_finite_tensors(**tensors: torch.Tensor | None) -> None:
-    """:func:`require_finite` for several named tensors (None skipped) with one host sync in all."""
-    named = [(name, t) for name, t in tensors.items() if t is not None]
-    require_all(*((finite(t), (lambda n=name, x=t: nonfinite_message(n, x))) for name, t in named))
+def require_finite_tensors(*pairs: tuple[str, torch.Tensor | None], **tensors: torch.Tensor | None) -> None:
+    """:func:`require_finite` for several tensors, given as ``("name", tensor)`` pairs and/or ``name=tensor``
+    (None and non-float tensors skipped), with one host sync when all are finite (a sum per tensor, see
+    :func:`_sum_is_finite`; an exact ``isfinite`` check only for a tensor whose sum is not finite)."""
+    named = [(n, t) for n, t in (*pairs, *tensors.items())
+             if t is not None and (_values(t).is_floating_point() or _values(t).is_complex())]
+    if not named:
+        return
+    for (name, t), ok in zip(named, _sum_is_finite([t for _, t in named])):
+        if not ok and not bool(finite(t)):
+            raise ValueError(nonfinite_message(name, t))

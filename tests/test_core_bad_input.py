@@ -63,3 +63,12 @@ def test_require_all_reports_the_first_failure_and_builds_messages_lazily():
         require_all((torch.tensor(True), "first"), (torch.tensor(False), message), (torch.tensor(False), "third"))
     with pytest.raises(ValueError, match="^b must be finite"):
         require_finite_tensors(a=torch.zeros(2), b=torch.tensor([float("nan")]), c=None)
+
+
+def test_sum_screen_never_rejects_finite_values_whose_sum_overflows():
+    big = torch.full((4,), 3e38)  # finite, but the float32 sum is inf: the exact check must clear it
+    assert require_finite("big", big) is big
+    require_finite_tensors(half=torch.full((8,), 6e4, dtype=torch.float16), cplx=torch.full((3,), 3e38 + 0j))
+    assert require_finite("arr", np.full(4, 1e308)) is not None
+    with pytest.raises(ValueError, match="found 0 NaN and 1 inf"):
+        require_finite_tensors(("the half tensor", torch.tensor([1.0, float("inf")], dtype=torch.bfloat16)))

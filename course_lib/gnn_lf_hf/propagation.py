@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import torch
 
-from course_lib.checks import finite, is_int, nonfinite_message, require_all
+from course_lib.checks import is_int, require_finite_tensors
 from course_lib.gnn_lf_hf.graph import as_csr, spmm
 
 KINDS = ("sgc", "gcn", "appnp", "jknet", "dagnn", "lf", "hf")
@@ -308,5 +308,4 @@ def _check_H(H: torch.Tensor, A_hat: torch.Tensor) -> None:
         raise TypeError(f"H and A_hat must share a dtype, got {H.dtype} and {A_hat.dtype}")
     if H.device != A_hat.device:
         raise ValueError(f"H and A_hat must be on one device, got {H.device} and {A_hat.device}")
-    require_all((finite(H), lambda: nonfinite_message("H (node features)", H)),
-                (finite(A_hat), lambda: nonfinite_message("A_hat (normalised adjacency)", A_hat)))
+    require_finite_tensors(("H (node features)", H), ("A_hat (normalised adjacency)", A_hat))
