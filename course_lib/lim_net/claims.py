@@ -118,8 +118,7 @@ CLAIMS = [
 ]
 
 _NB1 = ("lim_net.oracle_mrf_property", "lim_net.click_params")
-_NOTEBOOK = {1: _NB1, 2: tuple(c.id for c in CLAIMS if c.id not in _NB1), 3: ("lim_net.oracle_mrf_property",
-                                                                               "lim_net.oracle_mrf_property_real")}
+_NOTEBOOK = {1: _NB1, 2: tuple(c.id for c in CLAIMS if c.id not in _NB1), 3: ("lim_net.oracle_mrf_property_real",)}
 
 
 def make_ledger(scale: str | None = None, notebook: int | None = None) -> Ledger:

@@ -2,7 +2,7 @@
 
 A click is a voxel ``(z, y, x)`` with a sign (positive = "this is the target", negative = "this is not").
 On one slice the clicks become two maps, positive and negative, stacked with the image and the previous-round
-mask into the network input (Section 2.1 of the brief; the paper's exact click encoding is **[not retrieved]**,
+mask into the network input (the paper's exact click encoding is **[not retrieved]**,
 the disk / Gaussian encodings are workbook design choices following RITM and MONAI's ``AddGuidanceSignald``).
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Real volumes from the registry (``totalseg_examples``) and the zero-shot split of the brief (Section 6.1).
+"""Real volumes from the registry (``totalseg_examples``) and the zero-shot split.
 
 Labels are **TotalSegmentator model outputs (pseudo-GT)**, not expert annotations: every Dice on them says so.
 
@@ -46,7 +46,7 @@ MR_NAMES = {
 }
 #: training structures (bones and muscles of example_ct with >= 1,000 voxels); ribs are too small to use
 TRAIN_IDS = (25, 26, 27, 28, 29, 30, 31, 32, 75, 76, 77, 78, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89)
-#: test A: unseen abdominal organs of example_ct with >= 2,000 voxels (brief Section 6.1)
+#: test A: unseen abdominal organs of example_ct with >= 2,000 voxels
 TEST_A_IDS = (5, 1, 2, 3, 6, 18, 19, 20, 21)
 #: test B: MR organs with >= 1,000 voxels (unseen modality)
 TEST_B_IDS = (5, 1, 2, 3, 4, 6, 7, 15)
@@ -85,7 +85,7 @@ class Target:
 
 
 def normalise(image: np.ndarray, modality: str) -> np.ndarray:
-    """CT: window [-200, 300] HU -> [0, 1]; MR: 1st-99th percentile -> [0, 1] (brief Section 6.1)."""
+    """CT: window [-200, 300] HU -> [0, 1]; MR: 1st-99th percentile -> [0, 1]."""
     image = image.astype(np.float32)
     if modality == "CT":
         lo, hi = -200.0, 300.0

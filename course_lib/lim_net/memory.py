@@ -1,4 +1,4 @@
-"""Memory readout, the inspectable memory bank and bidirectional propagation (brief Sections 2.2-2.3).
+"""Memory readout, the inspectable memory bank and bidirectional propagation (XMem / STCN; the paper's Fig. 1).
 
 Readout (STCN / XMem without shrinkage and selection terms), for memory keys ``k^M`` (C_k x N), memory values
 ``v^M`` (C_v x N) and query keys ``k^Q`` (C_k x M):
@@ -169,7 +169,7 @@ def propagate(net: MemoryNet, image: torch.Tensor, prompts: dict[int, torch.Tens
               top_k: int | None = 20, fifo_size: int = 4, mem_every: int = 1,
               bank: MemoryBank | None = None, directions: tuple[int, ...] = (1, -1),
               stop_at_prompts: bool = False) -> PropagationResult:
-    """Propagate from slice ``start`` towards both ends of the volume (brief Section 2.3).
+    """Propagate from slice ``start`` towards both ends of the volume.
 
     ``image`` is ``(Z, H, W)``; ``prompts`` maps every interacted slice to its prompt mask (these slices are
     permanent memory and keep their prompt in the output). Each direction starts with an empty FIFO; each

@@ -1,7 +1,7 @@
 """The networks: 2D click U-Net (interaction module), memory network (key / value encoders + decoder),
 per-slice quality regressor (MRF scorer) and the DeepEdit-style 3D U-Net peer.
 
-Sizes are workbook design choices scaled for CPUs (brief Section 6.2); the paper uses an HRNet click network,
+Sizes are workbook design choices scaled for CPUs; the paper uses an HRNet click network,
 an XMem memory model and a ResNet-50 quality scorer, whose exact configurations are **[not retrieved]**.
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ class ClickUNet2D(nn.Module):
 
     A U-Net with ``levels`` resolution levels of ``base * 2^l`` channels (base 16, 4 levels: about 0.49 M
     parameters), max-pool down, bilinear up + skip concatenation. Input sides must be divisible by
-    ``2^(levels-1)``. Replaces the paper's HRNet click network (brief Section 2.1) at CPU scale.
+    ``2^(levels-1)``. Replaces the paper's HRNet click network at CPU scale.
     """
 
     def __init__(self, in_ch: int = 4, base: int = 16, levels: int = 4):

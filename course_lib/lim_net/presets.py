@@ -56,3 +56,49 @@ PRESETS = {
                          quality_volumes=12, quality_ct_stride=1, unet_base=16, unet_batch=4,
                          unet_patch=(32, 96, 96), n_rounds=6, train_seconds=0.0),
 }
+
+
+def deviations_markdown(preset: LimNetPreset, model=None, cfg=None) -> str:
+    """The "Deviations from the paper" table, rendered from the preset, the model's configuration and the
+    inference knobs (so every number in it is the one the code uses)."""
+    from course_lib.lim_net.pipeline import InferenceConfig, LIMNet
+
+    model = model if model is not None else LIMNet()
+    cfg = cfg or InferenceConfig()
+    cc, mc = model.click_net.config, model.memory_net.config
+    n = model.param_counts()
+    residual = "; the decoder corrects the neighbour's mask (residual, `models.MaskDecoder`)" if mc.get(
+        "residual") else ""
+    rows = [
+        ("2D interaction module: HRNet click network, 5-channel input (paper Fig. 1, [inference])",
+         f"U-Net, base {cc['base']}, {cc['levels']} levels, {n['click_net']:,} parameters, {cc['in_ch']} channels "
+         "`[image, pos, neg, previous mask]` (`models.ClickUNet2D`)", "CPU scale; a grayscale slice needs one "
+         "image channel"),
+        ("click encoding [not retrieved]", f"{cfg.click_mode}s of radius {cfg.click_radius:g} px, "
+         "`clicks.point_maps`", "workbook design choice (RITM-style)"),
+        ("XMem memory: working + long-term + sensory memory, C_k 64, C_v 512, top-k 30 (XMem defaults)",
+         f"permanent (interacted slices) + FIFO of {cfg.fifo_size} propagated slices (every {cfg.mem_every}), "
+         f"C_k {mc['key_dim']}, C_v {mc['value_dim']}, top-k {cfg.top_k}; the previous slice's mask enters the "
+         f"decoder instead of sensory memory{residual}", "short volumes fit in a FIFO; long-term memory has no "
+         "parameters in XMem anyway"),
+        ("XMem anisotropic L2 with shrinkage and selection", "plain negative squared L2 (STCN), Eq. 1",
+         "simpler, same readout mechanism"),
+        ("re-propagation at later rounds [not retrieved]",
+         "bounded: from round 2 on, propagation stops at the neighbouring interacted slices; slices beyond them "
+         f"keep the current result (`InferenceConfig.bounded = {cfg.bounded}`)",
+         "MiVOS-style; a new click cannot damage slices on the far side of an earlier click"),
+        ("MRF scorer: ResNet-50, target [not retrieved]", f"CNN of {n['quality_net']:,} parameters regressing "
+         "per-slice Dice from `[image, mask, mask above, mask below]` + a pairwise ranking loss; the clicked "
+         "slice is pinned to the new round", "CPU scale; workbook design choice"),
+        ("training data, losses, schedules [not retrieved]",
+         f"{preset.n_synthetic} synthetic volumes + CT bones/muscles of one volume, BCE + soft Dice, click "
+         "simulation (`train.py`)", "zero-shot protocol: test organs and the MR volume are never trained on"),
+        ("evaluation on KiTS19 / MSD with expert labels", f"TotalSegmentator example CT/MR, **pseudo-GT labels**, "
+         f"{preset.size}x{preset.size} slices, z-crop to the organ +- 3 slices, {preset.n_rounds} rounds",
+         "only data available offline"),
+        ("user: one point per round", "the standard simulated user (worst slice, interior of the largest error "
+         "region)", "the Mem3D protocol"),
+    ]
+    lines = ["| paper (what is known) | this workbook | why |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)

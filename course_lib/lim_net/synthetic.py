@@ -1,4 +1,4 @@
-"""Synthetic 3D volumes: organ-like blobs whose outline changes smoothly along z (brief Section 5.2).
+"""Synthetic 3D volumes: organ-like blobs whose outline changes smoothly along z.
 
 Each blob is a rotated ellipse per slice whose centre, radii and angle drift sinusoidally with z, whose radii
 shrink to zero at its two z-ends (so it starts and stops like an organ), and whose outline carries a few angular

@@ -3,7 +3,7 @@
 Losses, samplers and schedules are **workbook design choices** (the paper's are [not retrieved]):
 
 * loss of the click U-Net and the memory net: BCE + soft Dice,
-  ``L = BCE(p, y) + 1 - (2 sum p y + 1) / (sum p + sum y + 1)`` (:func:`seg_loss`, brief Section 6.2);
+  ``L = BCE(p, y) + 1 - (2 sum p y + 1) / (sum p + sum y + 1)`` (:func:`seg_loss`);
 * click U-Net: RITM-style click simulation -- a first positive click, plus, for part of the batch, a "previous
   mask" (a perturbed ground truth or the net's own prediction) and a corrective click at its largest error;
 * memory net: STCN-style short sequences -- two memory slices with masks (one inside the structure, one

@@ -1,4 +1,4 @@
-"""The simulated user (Mem3D-style standard protocol, brief Section 6.2).
+"""The simulated user (Mem3D-style standard protocol).
 
 Round 1: a positive click at the interior of the target on its largest slice (the maximum of the distance
 transform of the target there). Later rounds: one click on the slice with the largest error area (FP + FN), at
