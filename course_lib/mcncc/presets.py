@@ -1,0 +1,48 @@
+"""Scale presets of the MCNCC series (``COURSE_SCALE`` = smoke | course | full).
+
+``expected_seconds``: runtime of the heaviest notebook (2_experiments) at that scale. At smoke and course the
+notebooks read the course-scale results cached in ``data/mcncc`` (made by ``python -m
+course_lib.mcncc.experiments``; measured ≈ 20–40 min on 2 shared CPU cores) and re-measure a small live part.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from course_lib import Preset
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MCNCCPreset(Preset):
+    """What the experiments run at one scale."""
+
+    # synthetic cross-domain retrieval (§6.2)
+    syn_patterns: int = 60                # references per gallery (one query each)
+    syn_shape: tuple[int, int] = (128, 64)
+    syn_seeds: tuple[int, ...] = (0, 1, 2)
+    syn_train_patterns: int = 30          # disjoint gallery on which the per-channel weights are fitted
+    rotations: int = 5                    # angles evenly spaced in ±max_angle
+    max_angle: float = 10.0
+    pad: int = 4                          # paper margin around each reference (pixels)
+    # real mini-FID-300 (§6.3)
+    fid_scale: float = 0.25
+    fid_rotations: int = 5
+    fid_max_angle: float = 10.0
+    # features
+    gabor_orientations: int = 8
+    gabor_wavelengths: tuple[float, ...] = (4.0, 8.0)
+    cnn_epochs: int = 25
+    finetune_epochs: int = 8
+    peers: tuple[str, ...] = ("skimage", "opencv", "orb")   # on mini-FID-300
+    syn_peers: tuple[str, ...] = ("opencv", "orb")          # on the synthetic galleries (skimage = 3D-NCC there)
+    # live part of the notebooks when results come from the cache
+    live_queries: int = 6
+
+
+PRESETS = {
+    "smoke": MCNCCPreset(expected_seconds=45.0, syn_patterns=10, syn_shape=(64, 32), syn_seeds=(0,),
+                         syn_train_patterns=10, rotations=2, fid_rotations=1, cnn_epochs=2, finetune_epochs=1,
+                         live_queries=4),
+    "course": MCNCCPreset(expected_seconds=60.0),
+    "full": MCNCCPreset(expected_seconds=900.0, syn_patterns=100, rotations=11, max_angle=20.0, fid_scale=0.5,
+                        fid_rotations=11, fid_max_angle=20.0, cnn_epochs=60, finetune_epochs=20, live_queries=50),
+}
