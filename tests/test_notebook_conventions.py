@@ -36,6 +36,65 @@ def test_notebook_is_clean_and_follows_conventions(nb):
     assert not INLINE_MODEL.search(code), "models belong in course_lib, not inline in notebooks"
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Prose rule (CONTRIBUTING.md, "Numbers in prose"): a markdown cell types no number. Measured numbers are rendered
+# from results (display(Markdown(f"..."))); numbers quoted from the paper are wrapped in <span class="paper">…</span>;
+# parameters and formulas go in $math$ or `code`. Structural digits stay allowed: headings, list/exercise numbers,
+# references (Table 3, Fig. 1, §6.2, Eq. 4, notebook 2, ...), years, and names that contain digits (WMT14, Car4).
+_ALLOWED_IN_PROSE = [
+    re.compile(r"```.*?```", re.S),                                   # code blocks
+    re.compile(r"`[^`\n]*`"),                                          # inline code
+    re.compile(r"\$\$.*?\$\$", re.S),                                  # display math
+    re.compile(r"\$[^$\n]+\$"),                                         # inline math
+    re.compile(r"<!--.*?-->", re.S),                                  # comments
+    re.compile(r'<span class="paper">.*?</span>', re.S),              # quoted from the paper
+    re.compile(r"\]\([^)]*\)|https?://\S+"),                           # link targets, URLs
+    re.compile(r"^#+ .*$", re.M),                                     # headings
+    re.compile(r"^\s*(?:[-*] )?(?:\d+\.|\*\*\d+\.\*\*)\s", re.M),          # list / exercise numbers
+    re.compile(r"\b(?:1[89]|20)\d\d\b"),                                # years
+    re.compile(r"(?:§|#|\b(?:Tables?|Figs?\.|Figures?|Eqs?\.|Equations?|[Ss]ections?|Thm|Theorems?|Lemma|Algorithm|"
+               r"Appendix|App\.|[Nn]otebooks?|[Vv]iews?|[Rr]ungs?|[Tt]asks?|[Ee]xercises?|[Ss]teps?|[Pp]arts?|arXiv:?))\s*"
+               r"[A-Z]?\d+(?:\.\d+)*(?:\s*(?:[–-]|,|/|and|&)\s*[A-Z]?\d+(?:\.\d+)*)*"),  # references
+    re.compile(r"[A-Za-z_]+[\w.\-@']*\d[\w.]*|\d+[A-Za-z_]+\w*"),          # names with digits: WMT14, Car4, 2D
+]
+
+
+def typed_numbers(markdown: str) -> list[str]:
+    """Lines of a markdown cell that still contain a digit after removing everything the prose rule allows."""
+    for pattern in _ALLOWED_IN_PROSE:
+        markdown = pattern.sub(" ", markdown)
+    return [line.strip() for line in markdown.splitlines() if re.search(r"\d", line)]
+
+
+def test_prose_rule_catches_typed_results_and_allows_structure():
+    assert typed_numbers("The counter reaches 0.991 accuracy.") == ["The counter reaches 0.991 accuracy."]
+    assert typed_numbers("GNN-LF is 1.3× slower") and typed_numbers("APPNP ~25 points above")
+    ok = ("## 3. Sweeps\n1. first step\n**4.** An exercise on Table 3, Fig. 1, §6.2 and Eq. 4 of notebook 2 "
+          "(2018), issue #2, on WMT14 and Car4, with $k = 0$, `lr=0.01` and <span class=\"paper\">83.53</span>.")
+    assert typed_numbers(ok) == []
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT / "notebooks")))
+def test_no_number_typed_into_prose(nb):
+    cells = json.loads(nb.read_text())["cells"]
+    bad = {i: typed_numbers(_src(c)) for i, c in enumerate(cells) if c["cell_type"] == "markdown"}
+    bad = {i: lines for i, lines in bad.items() if lines}
+    assert not bad, ("numbers typed into markdown (render measured ones from results, wrap the paper's in "
+                     '<span class="paper">…</span>, put parameters in $math$; CONTRIBUTING.md "Numbers in prose"): '
+                     + "; ".join(f"cell {i}: {lines[:3]}" for i, lines in bad.items()))
+
+
+LEARNER_CANNOT_OPEN = re.compile(r"\b(?:the|this|our) (?:brief|issue)\b|\bbrief\s*§|\bissue's\b|\bthe brief's\b",
+                                 re.I)
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT / "notebooks")))
+def test_no_reference_a_learner_cannot_open(nb):
+    cells = json.loads(nb.read_text())["cells"]
+    bad = [i for i, c in enumerate(cells) if LEARNER_CANNOT_OPEN.search(_src(c))]
+    assert not bad, f"cells {bad} refer to the brief / the issue: cite the paper's section or ship the text"
+
+
 def test_every_series_has_three_notebooks_and_solutions():
     series = [d for d in (ROOT / "notebooks").iterdir() if d.is_dir() and re.match(r"\d\d_", d.name)]
     for d in series:
