@@ -105,7 +105,7 @@ def test_exercises_accept_right_and_reject_wrong_answers():
         "counting.2": [0, 0.7, 0.3, 0],
         "counting.3": 0.5,
         "counting.4": (b.attention.sum(1).round().long() == b.count).float().mean().item(),
-        "counting.5": sum(p.numel() for p in Counter(10).parameters()),
+        "counting.5": sum(p.numel() for p in Counter(100, d=24).parameters()),
         "counting.6": (b.attention.sum(1) - b.count >= 0.5).float().mean().item(),
         "counting.7": hand_set_counter(10).count(scene.boxes, scene.attention).item(),
         "counting.8": 25,

@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 from course_lib.claims import Ledger
 from course_lib.exercises import check
 from course_lib.gnn_lf_hf import claims as C
-from course_lib.gnn_lf_hf import views
+from course_lib.gnn_lf_hf import spectral, views
 from course_lib.gnn_lf_hf.experiments import (
     convergence_table,
     lookup_probe,
@@ -125,7 +125,8 @@ def test_pyg_peers_agree(cora):
                                atol=1e-5, rtol=1e-5)
 
 
-SOLUTIONS = {"gnn_lf_hf.1": (1 + 0.12 - 0.4) / (1 + 0.12 - 0.2), "gnn_lf_hf.3": 2 / 3, "gnn_lf_hf.4": "sgc",
+SOLUTIONS = {"gnn_lf_hf.1": (1 + 0.12 - 0.4) / (1 + 0.12 - 0.2), "gnn_lf_hf.3": 2 / 3,
+             "gnn_lf_hf.4": float(spectral.filter_response("lf", [1.0], alpha=0.1, mu=0.9)[0]),
              "gnn_lf_hf.6": 1.9 / 10.9, "gnn_lf_hf.7": 0.5}
 
 
@@ -135,6 +136,8 @@ def test_exercises_accept_right_and_reject_wrong(ex_id, answer, capsys):
     wrong = "appnp" if isinstance(answer, str) else answer + 0.1
     assert check(ex_id, wrong) is False
     assert check(ex_id, None) is False
+    if ex_id == "gnn_lf_hf.4":
+        assert check(ex_id, 0.0) is False
     assert "not answered" in capsys.readouterr().out
 
 

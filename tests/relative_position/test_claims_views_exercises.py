@@ -123,9 +123,10 @@ def test_views_draw_their_input():
 def test_exercises_accept_reference_answers_and_reject_wrong_ones():
     from course_lib.relative_position.positions import relative_position_index
 
-    good = {1: relative_position_index(4, 4, 1).tolist(), 2: 33, 3: 2 * 8 * 4 * 256 * 256 * 32, 4: 13,
-            5: 0.1, 6: [8, 9], 7: [0, 0, 0, 0, 0, 1, 2]}
-    bad = {1: relative_position_index(4, 4, 1).T.tolist(), 2: 32, 3: 8 * 4 * 256 * 256 * 32, 4: 12, 5: 0.5,
+    rel = relative_position_index(64, 64, 16)
+    good = {1: relative_position_index(4, 4, 1).tolist(), 2: 33, 3: 2 * 8 * 4 * 256 * 256 * 32,
+            4: float(((rel == 0) | (rel == 32)).double().mean()), 5: 0.1, 6: [8, 9], 7: [0, 0, 0, 0, 0, 1, 2]}
+    bad = {1: relative_position_index(4, 4, 1).T.tolist(), 2: 32, 3: 8 * 4 * 256 * 256 * 32, 4: 13, 5: 0.5,
            6: [9], 7: [0, 1, 2]}
     for i in good:
         assert check(f"relative_position.{i}", good[i]) is True
