@@ -12,14 +12,13 @@ Losses, samplers and schedules are **workbook design choices** (the paper's are 
   structures (and perturbed ground truths);
 * 3D U-Net peer: DeepEdit-style, a first click plus 0-2 corrective clicks simulated on its own prediction.
 
-A paper-specific step-based loop is used instead of ``course_lib.train.fit`` because every batch is sampled
-on the fly and the click simulation calls the model being trained.
+Every net trains through the core loop (``course_lib.train.Loop``, steps mode: a ``step -> batch`` sampler,
+because every batch is sampled on the fly and the click simulation calls the model being trained).
 """
 from __future__ import annotations
 
 import dataclasses
 import os
-import time
 
 import numpy as np
 import pandas as pd
@@ -34,6 +33,7 @@ from course_lib.lim_net.memory import readout
 from course_lib.lim_net.mrf import quality_input, slice_dice
 from course_lib.lim_net.pipeline import LIMNet, LIMNetSession, run_session
 from course_lib.lim_net.user import error_regions, first_click, interior_point, next_click
+from course_lib.train import Callback, Loop
 
 
 @dataclasses.dataclass
@@ -201,33 +201,40 @@ def click_batch(pool: list[Structure], batch: int, rng: np.random.Generator, *, 
     return x, y
 
 
-def _loop(model, optimizer, make_batch, loss_fn, iters: int, desc: str, progress: bool, log_every: int = 25):
-    from tqdm.auto import tqdm
+class _PerStepSchedule(Callback):
+    """Callback of :class:`course_lib.train.Loop`: step a per-step LR schedule after every optimisation step."""
 
-    model.train()
-    rows, t0, run = [], time.perf_counter(), []
+    def __init__(self, scheduler):
+        self.scheduler = scheduler
+
+    def on_step_end(self, loop, step, metrics):
+        self.scheduler.step()
+
+    def state_dict(self):
+        return self.scheduler.state_dict()
+
+    def load_state_dict(self, state):
+        self.scheduler.load_state_dict(state)
+
+
+def _loop(model, optimizer, make_batch, loss_fn, iters: int, desc: str, progress: bool, log_every: int = 25,
+          checkpoint=None):
+    """Train through the core loop (:class:`course_lib.train.Loop`: gradient clipping, checkpoint/resume, device)
+    with a one-cycle LR schedule stepped per step; batches are sampled on the fly by ``make_batch``. Returns the
+    history ``net, iter, loss, seconds`` (one row per ``log_every`` steps)."""
     sched = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=optimizer.param_groups[0]["lr"],
                                                 total_steps=max(iters, 2), pct_start=0.15)
-    bar = tqdm(range(iters), desc=desc, disable=not progress, mininterval=2.0)
-    for it in bar:
-        batch = make_batch()
-        loss = loss_fn(model, batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        sched.step()
-        run.append(loss.item())
-        if (it + 1) % log_every == 0 or it + 1 == iters:
-            rows.append({"net": desc, "iter": it + 1, "loss": float(np.mean(run)),
-                         "seconds": time.perf_counter() - t0})
-            bar.set_postfix(loss=f"{np.mean(run):.3f}")
-            if os.environ.get("LIM_NET_LOG"):
-                print(f"[{desc}] iter {it + 1}/{iters} loss {np.mean(run):.4f} {time.perf_counter() - t0:.0f}s "
-                      f"cpu {time.process_time():.0f}s", flush=True)
-            run = []
+    schedule = _PerStepSchedule(sched)
+    device = next(model.parameters()).device
+    loop = Loop(model, optimizer, loss_fn, device=device, grad_clip=1.0, callbacks=[schedule])
+    hist = loop.run(lambda step: make_batch(), steps=iters, eval_every=min(log_every, iters), checkpoint=checkpoint,
+                    resume=checkpoint is not None, progress=progress, desc=desc)
     model.eval()
-    return pd.DataFrame(rows)
+    seconds = hist["seconds"].cumsum()
+    if os.environ.get("LIM_NET_LOG"):
+        print(f"[{desc}] {iters} iterations, last loss {hist['train_loss'].iloc[-1]:.4f}, {seconds.iloc[-1]:.0f}s",
+              flush=True)
+    return pd.DataFrame({"net": desc, "iter": hist["step"], "loss": hist["train_loss"], "seconds": seconds})
 
 
 def train_click_net(net: nn.Module, pool: list[Structure], *, iters: int, batch: int = 8, crop: int = 64,
