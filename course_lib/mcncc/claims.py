@@ -123,9 +123,26 @@ CLAIMS = [
 ]
 
 
-def make_ledger(scale: str | None = None) -> Ledger:
-    """An empty ledger of this series' claims at ``scale``."""
-    return Ledger(PAPER, CLAIMS, scale)
+_NOTEBOOK = {
+    1: ("mcncc.invariance", "mcncc.peers_exact_match", "mcncc.peers_not_invariant", "mcncc.sliding_exact",
+        "mcncc.mask_ones"),
+    2: ("mcncc.smoke_gain", "mcncc.smoke_cosine_clean", "mcncc.smoke_cosine_fewer", "mcncc.syn_vs_cosine",
+        "mcncc.syn_vs_3d", "mcncc.syn_weighted", "mcncc.syn_cnn", "mcncc.syn_opencv", "mcncc.fid_mean_rank",
+        "mcncc.fid_top4", "mcncc.fid_weighted_gain", "mcncc.fid_finetune_gain", "mcncc.fid_peers"),
+    3: ("mcncc.smoke_gain", "mcncc.smoke_cosine_clean", "mcncc.smoke_cosine_fewer"),
+}
+
+
+def make_ledger(scale: str | None = None, notebook: int | None = None) -> Ledger:
+    """An empty ledger of this series' claims at ``scale``; for ``notebook`` 1, 2 or 3 only the claims that
+    notebook measures (the others read "not measured here")."""
+    ledger = Ledger(PAPER, CLAIMS, scale)
+    if notebook is not None:
+        if notebook not in _NOTEBOOK:
+            raise ValueError(f"notebook must be one of {sorted(_NOTEBOOK)}, got {notebook!r}")
+        others = ", ".join(f"notebook {n}" for n in _NOTEBOOK if n != notebook)
+        ledger.only(*_NOTEBOOK[notebook], elsewhere=f"measured in {others} and by make claims")
+    return ledger
 
 
 def _rec(ledger: Ledger, claim_id: str, value: float, note: str = "", *, source) -> None:

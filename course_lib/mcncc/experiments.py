@@ -264,3 +264,32 @@ if __name__ == "__main__":
     import sys
 
     build_cache(which=tuple(sys.argv[1:]) or ("syn", "real"))
+
+
+def deviations_markdown(preset: MCNCCPreset) -> str:
+    """The "Deviations from the paper" table, rendered from ``preset``."""
+    c = preset.gabor_orientations * len(preset.gabor_wavelengths)
+    rows = [
+        ("features", "ImageNet ResNet-50 cut after res2bx (stride 4, 256 channels)",
+         f"Gabor magnitudes, {preset.gabor_orientations} orientations × wavelengths {list(preset.gabor_wavelengths)} "
+         f"= {c} channels, stride 2; a small CNN trained from scratch on synthetic treads (no ImageNet weights "
+         "offline)"),
+        ("image scale", "×0.5", f"×{preset.fid_scale:g} (same feature resolution with stride 2)"),
+        ("rotations", "−20°:4°:20° (11 angles)", f"{preset.fid_rotations} angle(s) in ±{preset.fid_max_angle:g}° "
+         f"(real), {preset.rotations} in ±{preset.max_angle:g}° (synthetic)"),
+        ("translations", "2-px stride (feature stride 4 + 0/2-px offsets)", "every feature cell"),
+        ("valid mask", "warped, eroded by 10 % of the feature map", "warped (rotated with the query), eroded by 1 "
+         "feature cell"),
+        ("placements", "query padded with white to allow every placement",
+         f"references padded with {preset.pad} px of white paper"),
+        ("flat channels (σ = 0)", "+1e-5 under the square root", "r_c = 0 (defined, never NaN)"),
+        ("normalisation", "÷C in one script, ÷(H·W·C) in another", "mean of per-channel Pearson correlations"),
+        ("weighted variant", "per-channel weights, CCA projections, Siamese fine-tuning (training code not "
+         "released; loss not published)", "logistic regression on per-channel NCC vectors; CNN + weights "
+         "fine-tuned with a softmax over the gallery at fixed alignments"),
+        ("gallery", "FID-300: 300 queries × 1,175 references", "mini-FID-300: 50 queries × 38 references "
+         "(not comparable with FID-300 numbers)"),
+        ("OpenCV peer", "—", "TM_CCOEFF_NORMED accepts ≤ 4 channels: 4-channel groups, averaged"),
+    ]
+    head = "| topic | paper / official code | here |\n|---|---|---|\n"
+    return head + "\n".join(f"| {a} | {b} | {c_} |" for a, b, c_ in rows)

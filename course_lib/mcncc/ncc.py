@@ -68,9 +68,11 @@ def per_channel_ncc(x, y, mask=None) -> torch.Tensor:
     x, y = as_tensor(x, "x"), as_tensor(y, "y")
     y = y.to(x.device, x.dtype)
     m = _check_pair(x, y, mask)
+    #: Centre each channel by its **own** mean over the masked pixels P (per-channel μ).
     n = m.sum()
     xc = (x - (x * m).sum((-2, -1), keepdim=True) / n) * m
     yc = (y - (y * m).sum((-2, -1), keepdim=True) / n) * m
+    #: Divide by each channel's own norm (per-channel σ): the Pearson correlation $r_c$; a flat channel gives 0.
     sx, sy = (xc ** 2).sum((-2, -1)), (yc ** 2).sum((-2, -1))
     amax = lambda t: (t.abs() * m).amax((-2, -1))  # noqa: E731
     flat = (sx.sqrt() <= TEMPLATE_FLAT * amax(x) * n.sqrt()) | (sy.sqrt() <= TEMPLATE_FLAT * amax(y) * n.sqrt())
@@ -255,14 +257,20 @@ def sliding_scores(images, templates, masks=None, *, scores=SCORES, channels: bo
     if method not in ("fft", "conv"):
         raise ValueError(f"method must be 'auto', 'fft' or 'conv', got {method!r}")
     c = images.shape[1]
+    #: Template statistics over its mask P (one per rotation r and channel c): $\tilde t = (t - \mu_t)\,m$ and
+    #: $n\sigma_t^2 = \sum_P \tilde t^2$.
     npix = m.sum((-2, -1))                                        # (R,)
     mu_t = (templates * m[:, None]).sum((-2, -1)) / npix[:, None]  # (R, C)
     t_cent = (templates - mu_t[..., None, None]) * m[:, None]
     var_t = (t_cent ** 2).sum((-2, -1))                           # (R, C) = n·σ_t²
+    #: Three correlations per channel (§2.5): the numerator $\sum_P \tilde t\,x_{u+\cdot}$ and the masked
+    #: window sums $S_1 = \sum_P x$, $S_2 = \sum_P x^2$ — by FFT (partial inverse DFT) or grouped ``conv2d``.
     g_mean = images.mean((-2, -1), keepdim=True)
     g_std = images.std((-2, -1), correction=0)                    # (N, C)
     x = images - g_mean
     num, s1, s2 = (_sums_fft if method == "fft" else _sums_conv)(x, t_cent, m)
+    #: Local variance of every window, $n\sigma_w^2 = S_2 - S_1^2/n$; flat windows or template channels
+    #: ($\sigma = 0$) get $r_c = 0$, never NaN.
     npx = npix[None, :, None, None, None]
     var_w = (s2 - s1 ** 2 / npx).clamp_min(0)                     # n·σ_w² per window
     amax_t = (templates.abs() * m[:, None]).amax((-2, -1))
@@ -270,6 +278,8 @@ def sliding_scores(images, templates, masks=None, *, scores=SCORES, channels: bo
     flat_w = var_w.sqrt() <= WINDOW_FLAT * g_std[:, None, :, None, None] * npx.sqrt()
     flat = flat_w | flat_t[None, :, :, None, None]
     den = torch.where(flat, torch.ones_like(var_w), (var_w * var_t[None, :, :, None, None]).sqrt())
+    #: Per-channel Pearson correlation at every offset, $r_c = \sum_P \tilde t_c x_c / \sqrt{n\sigma_{t,c}^2\,
+    #: n\sigma_{w,c}^2}$; MCNCC is its mean over channels (Eq. 2.1) or $\sum_c w_c r_c$ (Eq. 2.2).
     r = torch.where(flat, torch.zeros_like(num), num / den)       # (N, R, C, H', W')
     out = SlidingScores(channels=r if channels else None)
     if "mcncc" in scores:

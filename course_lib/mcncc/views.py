@@ -190,3 +190,20 @@ class MatchExplorer:
         ax.imshow(rgb)
         ax.set_title(f"best MCNCC alignment, true ref ({self.angles[r]:+.0f}°)", fontsize=8)
         ax.axis("off")
+
+
+def pipeline_diagram():
+    """The series' data-flow diagram (``course_lib.diagrams.draw_diagram``): query and references → features →
+    masked per-channel NCC at every offset and rotation → mean over channels → max over placements → ranking."""
+    from course_lib.diagrams import draw_diagram
+
+    nodes = [("q", "crime-scene query\n+ validity mask", "data"), ("rot", "rotate ×R\n(mask too)", "op"),
+             ("ref", "lab references\n(padded, batched ×N)", "data"), ("fq", "features\n(Gabor / CNN)", "model"),
+             ("fr", "features\n(Gabor / CNN)", "model"),
+             ("ncc", "masked NCC per channel\nat every offset (FFT)", "op"),
+             ("avg", "mean over channels\n$\\frac{1}{C}\\sum_c r_c$ (or $\\sum_c w_c r_c$)", "op"),
+             ("max", "max over offsets\nand rotations", "op"), ("rank", "rank the N references\n→ CMC", "loss")]
+    edges = [("q", "rot"), ("rot", "fq"), ("ref", "fr"), ("fq", "ncc", "templates (R, C, h, w)"),
+             ("fr", "ncc", "images (N, C, H, W)"), ("ncc", "avg", "(N, R, C, H', W')"), ("avg", "max"),
+             ("max", "rank", "(N,)")]
+    return draw_diagram(nodes, edges, direction="LR", title="MCNCC retrieval: one query against the gallery")
