@@ -341,7 +341,10 @@ class Ledger:
               "all checked claims hold.")
 
     def markdown(self) -> str:
-        return self.table().drop(columns=["statement"]).to_markdown(index=False)
+        """The table (without statements) as markdown; ``|`` inside a cell (e.g. ``max |a − b|``) is escaped."""
+        table = self.table().drop(columns=["statement"])
+        table = table.apply(lambda col: col.map(lambda v: v.replace("|", "\\|") if isinstance(v, str) else v))
+        return table.to_markdown(index=False)
 
 
 # -------------------------------------------------------------------------------------------------------- runner

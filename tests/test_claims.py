@@ -140,6 +140,13 @@ def test_not_measured_needs_a_reason_and_prints_it():
     assert "not measured here: measured in notebook 1" in led.markdown()
 
 
+def test_markdown_rows_keep_their_columns_when_a_metric_contains_a_pipe():
+    led = Ledger("demo", [_claim("p", metric="max |a − b|")], "smoke")
+    led.record("p", 0.9, source=GEN)
+    header, _, row = led.markdown().splitlines()
+    assert row.count(" | ") == header.count(" | ") and "max \\|a − b\\|" in row
+
+
 def test_only_scopes_a_notebook_ledger_but_still_fails_on_its_own_unmeasured_claims():
     led = ledger().only("a", "b", elsewhere="notebook 2")
     assert led.status("c") == "not measured here: notebook 2"
