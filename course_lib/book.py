@@ -40,8 +40,10 @@ META_KEY = "course_book"
 def library_fingerprint() -> str:
     """sha256 over every file of course_lib (code and registry): a change anywhere re-executes the notebooks."""
     h = hashlib.sha256()
+    tooling = {"book.py", "labkit.py", "run_notebooks.py"}  # build tools, not imported by the notebooks
     for path in sorted((ROOT / "course_lib").rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".json"):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".json") \
+                and not (path.parent.name == "course_lib" and path.name in tooling):
             h.update(str(path.relative_to(ROOT)).encode())
             h.update(path.read_bytes())
     return h.hexdigest()
@@ -83,6 +85,18 @@ def execute_one(nb: Path, exec_dir: Path, scale: str, timeout: int, key: str, re
         target.write_text(json.dumps(data, indent=1, ensure_ascii=False))
     target.with_suffix(".html").unlink(missing_ok=True)  # run_notebooks' nbconvert page: the book renders its own
     return row
+
+
+def stored_rows(notebooks: list[Path], exec_dir: Path) -> list[dict]:
+    """``--no-execute``: the rows of notebooks executed by an earlier build (missing ones are an error)."""
+    rows = []
+    for nb in notebooks:
+        rel = nb.relative_to(NOTEBOOKS)
+        meta = _stored(exec_dir / rel)
+        if meta is None:
+            raise SystemExit(f"--no-execute: {exec_dir / rel} is missing; build once without --no-execute")
+        rows.append({"notebook": str(rel), "seconds": meta["seconds"], "status": meta["status"], "reused": True})
+    return rows
 
 
 def execute_all(notebooks: list[Path], exec_dir: Path, scale: str, timeout: int, jobs: int,
@@ -177,28 +191,56 @@ def collect_deviations(exec_dir: Path, notebooks: list[Path]) -> dict:
             "nbformat": 4, "nbformat_minor": 5}
 
 
-def claims_page(scale: str, out: Path, claims_md: Path | None, skip: bool) -> tuple[str, float]:
-    """The claims ledger at this scale as a markdown page (runs ``python -m course_lib.claims`` unless given)."""
-    stamp = f"built {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
-    if skip:
-        return (f"# Claims ledger\n\nNot run in this build (`--no-claims`); run `make claims SCALE={scale}` "
-                f"or `make book` without `--no-claims`. {stamp}.\n", 0.0)
+def _table_md(df) -> str:
+    """A DataFrame as a markdown table whose cells may contain '|' (escaped) and newlines (flattened)."""
+    import pandas as pd
+
+    clean = df.copy()
+    for col in clean.columns:
+        if not pd.api.types.is_numeric_dtype(clean[col]):
+            clean[col] = clean[col].map(lambda v: str(v).replace("|", "\\|").replace("\n", " "))
+    return clean.to_markdown(index=False)
+
+
+def claims_page(scale: str, out: Path, claims_md: Path | None, skip: bool, device: str | None = None
+                ) -> tuple[str, float]:
+    """The claims ledger at this scale as a markdown page.
+
+    Runs every series' ``claims.run`` through ``course_lib.claims.run_paper`` (what ``python -m course_lib.claims``
+    does) and stamps date, device and commit; ``claims_md`` uses a ledger written by ``make claims`` instead;
+    ``skip`` lists the declared claims (paper value, threshold) with the status "not run in this build".
+    """
+    import importlib
+
+    from course_lib.claims import Ledger, commit_hash, paper_packages, run_paper
+
+    stamp = f"built {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC · commit `{commit_hash()}`"
     t0 = time.perf_counter()
-    if claims_md is None:
-        claims_md = out / "claims.md"
-        proc = subprocess.run([sys.executable, "-m", "course_lib.claims", "--scale", scale, "--out", str(claims_md)],
-                              cwd=ROOT, capture_output=True, text=True)
-        if not claims_md.exists():
-            tail = (proc.stdout + proc.stderr)[-2000:]
-            return (f"# Claims ledger\n\n`python -m course_lib.claims` failed (exit {proc.returncode}):\n\n"
-                    f"```\n{tail}\n```\n", time.perf_counter() - t0)
-    body = claims_md.read_text()
-    body = body.replace("# Claims ledger at scale", "# Claims ledger (this build) at scale", 1)
-    intro = (f"\n*{stamp}. Columns: the paper's value (paper column, never ours), the threshold at this scale, our "
-             "measured value with its provenance, the status; each section gives the device and the commit line "
-             "gives the code version.*\n")
-    first_break = body.find("\n")
-    return body[:first_break + 1] + intro + body[first_break + 1:], time.perf_counter() - t0
+    if claims_md is not None:
+        body = claims_md.read_text()
+        head, _, rest = body.partition("\n")
+        return (f"# Claims ledger (from `{claims_md.name}`) at scale `{scale}`\n\n*{stamp}; the ledger file was "
+                f"written by `make claims`.*\n{rest}", time.perf_counter() - t0)
+    parts = [f"# Claims ledger of this build at scale `{scale}`", "",
+             f"*{stamp}. Columns: the paper's value (the paper column is never ours), the metric, the threshold at "
+             "this scale, our measured value with its provenance, the status; each section names its device and "
+             "wall time.*", ""]
+    for pkg in paper_packages():
+        if skip:
+            module = importlib.import_module(f"course_lib.{pkg}.claims")
+            table = Ledger(pkg, module.CLAIMS, scale).table().drop(columns=["statement"])
+            table["status"] = "not run in this build"
+            parts += [f"## {pkg}", "", "*Not run in this build (`--no-claims`); run `make claims SCALE="
+                      f"{scale}` or `make book` to measure.*", "", _table_md(table), ""]
+            continue
+        try:
+            ledger = run_paper(pkg, scale, device)
+        except Exception as exc:  # one broken series must not hide the others
+            parts += [f"## {pkg}", "", f"**The claims run failed:** `{type(exc).__name__}: {exc}`"[:600], ""]
+            continue
+        parts += [f"## {pkg}", "", f"device: `{ledger.device}` · wall time: {ledger.wall_s:.0f} s · "
+                  f"{len(ledger.failures())} failing", "", _table_md(ledger.table().drop(columns=["statement"])), ""]
+    return "\n".join(parts), time.perf_counter() - t0
 
 
 def landing_page(rows: list[dict], scale: str, titles: dict[str, str]) -> str:
@@ -302,7 +344,8 @@ def sphinx(src: Path, html_dir: Path, jobs: int) -> float:
 
 # ------------------------------------------------------------------------------------------------------ main
 def build(scale: str, out: Path, *, paper: list[str] | None = None, jobs: int = 2, timeout: int = 1800,
-          reuse: list[Path] | None = None, claims_md: Path | None = None, no_claims: bool = False) -> dict:
+          reuse: list[Path] | None = None, claims_md: Path | None = None, no_claims: bool = False,
+          no_execute: bool = False) -> dict:
     """Execute, assemble and render; returns the timings (also written to ``<out>/timings.json``)."""
     from course_lib.run_notebooks import discover
     from course_lib.scale import get_scale
@@ -314,7 +357,10 @@ def build(scale: str, out: Path, *, paper: list[str] | None = None, jobs: int = 
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     print(f"[book] executing {len(notebooks)} notebooks at scale {scale} ({jobs} at a time)", flush=True)
-    rows = execute_all(notebooks, out / "executed", scale, timeout, jobs, reuse or [])
+    if no_execute:
+        rows = stored_rows(notebooks, out / "executed")
+    else:
+        rows = execute_all(notebooks, out / "executed", scale, timeout, jobs, reuse or [])
     t_exec = time.perf_counter() - t0
     print("[book] claims ledger ...", flush=True)
     claims_text, t_claims = claims_page(scale, out, claims_md, no_claims)
@@ -344,10 +390,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="a folder of executed notebooks to reuse when their key matches (repeatable)")
     parser.add_argument("--claims-md", type=Path,
                         help="use this claims ledger (written by make claims) instead of running it")
-    parser.add_argument("--no-claims", action="store_true", help="do not run the claims ledger")
+    parser.add_argument("--no-claims", action="store_true",
+                        help="list the declared claims without running them (cheaper; CI's browser test uses it)")
+    parser.add_argument("--no-execute", action="store_true",
+                        help="re-assemble and re-render from <out>/executed of an earlier build")
     args = parser.parse_args(argv)
     timings = build(args.scale, Path(args.out).resolve(), paper=args.paper, jobs=args.jobs, timeout=args.timeout,
-                    reuse=args.reuse, claims_md=args.claims_md, no_claims=args.no_claims)
+                    reuse=args.reuse, claims_md=args.claims_md, no_claims=args.no_claims,
+                    no_execute=args.no_execute)
     return 0 if all(r["status"] == "ok" for r in timings["notebooks"]) else 1
 
 

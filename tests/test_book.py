@@ -96,10 +96,25 @@ def test_claims_page_stamps_and_reuses_a_given_ledger(tmp_path):
     md.write_text("# Claims ledger at scale `smoke`\n\ncommit: `abc`\n\n## lct\n\ndevice: `cpu`\n\n"
                   "| id |\n|---|\n| x |\n")
     text, _ = book.claims_page("smoke", tmp_path, md, skip=False)
-    assert text.startswith("# Claims ledger (this build) at scale `smoke`")
-    assert "built 20" in text and "commit: `abc`" in text and "device: `cpu`" in text
-    skipped, seconds = book.claims_page("smoke", tmp_path, None, skip=True)
-    assert "Not run in this build" in skipped and seconds == 0.0
+    assert text.startswith("# Claims ledger (from `claims.md`) at scale `smoke`")
+    assert "built 20" in text and "commit `" in text and "device: `cpu`" in text and "| x |" in text
+
+
+def test_claims_page_without_running_lists_every_declared_claim(tmp_path):
+    from course_lib.claims import paper_packages
+
+    text, _ = book.claims_page("smoke", tmp_path, None, skip=True)
+    for pkg in paper_packages():
+        assert f"## {pkg}" in text
+    assert "not run in this build" in text and "threshold" in text and "paper" in text
+
+
+def test_table_cells_with_pipes_are_escaped():
+    import pandas as pd
+
+    md = book._table_md(pd.DataFrame({"metric": ["max |c − Σa|"], "value": [1.0]}))
+    row = md.splitlines()[2]
+    assert "\\|c − Σa\\|" in row and row.count(" | ") == 1  # one column separator, the pipes escaped
 
 
 def test_page_header_and_syllabus():
