@@ -133,15 +133,17 @@ def search(templates: torch.Tensor, masks: torch.Tensor, references: torch.Tenso
                              method=method)
         maps = {k: res[k] for k in scores}
         for k, w in weights.items():
-            maps[k] = torch.einsum("nrchw,c->nrhw", res.channels, torch.as_tensor(w, dtype=res.channels.dtype))
+            w_t = torch.as_tensor(np.asarray(w), dtype=res.channels.dtype, device=res.channels.device)
+            maps[k] = torch.einsum("nrchw,c->nrhw", res.channels, w_t)
         for k, mp in maps.items():
             flat = mp.reshape(mp.shape[0], -1)
             val, idx = flat.max(1)
             best[k][s:s + chunk] = val.cpu().numpy()
             where[k][s:s + chunk] = np.stack(np.unravel_index(idx.cpu().numpy(), mp.shape[1:]), 1)
         if "mcncc" in scores:
-            r, u, v = (torch.as_tensor(where["mcncc"][s:s + chunk, i]) for i in range(3))
-            chans[s:s + chunk] = res.channels[torch.arange(len(refs)), r, :, u, v].cpu().numpy()
+            dev = res.channels.device
+            r, u, v = (torch.as_tensor(where["mcncc"][s:s + chunk, i], device=dev) for i in range(3))
+            chans[s:s + chunk] = res.channels[torch.arange(len(refs), device=dev), r, :, u, v].cpu().numpy()
     return SearchResult(best, where, chans)
 
 

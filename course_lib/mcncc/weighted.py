@@ -100,8 +100,8 @@ class CNNConfig:
     seed: int = 1000
 
 
-def train_cnn(cfg: CNNConfig = CNNConfig(), device=None, progress: bool = False, checkpoint=None
-              ) -> tuple[TreadCNN, object]:
+def train_cnn(cfg: CNNConfig = CNNConfig(), device=None, progress: bool = False, checkpoint=None,
+              amp: bool | str = False) -> tuple[TreadCNN, object]:
     """Train :class:`TreadCNN` from scratch through MCNCC: each batch holds ``batch`` clean crops of different
     synthetic patterns and their degraded versions (``treads.aligned_pairs``); loss = cross-entropy of the
     softmax over MCNCC(degraded_i, clean_j)/τ with j = i as the target. Returns (model, history)."""
@@ -123,12 +123,12 @@ def train_cnn(cfg: CNNConfig = CNNConfig(), device=None, progress: bool = False,
 
     def loss_fn(m, batch):
         clean, noisy = batch
-        s = pairwise_mcncc(m(noisy), m(clean)) / cfg.temperature
+        s = pairwise_mcncc(m(noisy).float(), m(clean).float()) / cfg.temperature  # the score in float32 under AMP
         return nn.functional.cross_entropy(s, torch.arange(len(s), device=s.device))
 
     hist = fit(model, torch.optim.Adam(model.parameters(), cfg.lr), loss_fn, epoch_batches, epochs=cfg.epochs,
                progress=progress, device=device or "cpu", seed=cfg.seed, desc="TreadCNN", checkpoint=checkpoint,
-               resume=checkpoint is not None)
+               resume=checkpoint is not None, amp=amp)
     return model.cpu().eval(), hist
 
 
