@@ -202,8 +202,8 @@ def _table_md(df) -> str:
     return clean.to_markdown(index=False)
 
 
-def claims_page(scale: str, out: Path, claims_md: Path | None, skip: bool, device: str | None = None
-                ) -> tuple[str, float]:
+def claims_page(scale: str, out: Path, claims_md: Path | None, skip: bool, device: str | None = None,
+                packages: list[str] | None = None) -> tuple[str, float]:
     """The claims ledger at this scale as a markdown page.
 
     Runs every series' ``claims.run`` through ``course_lib.claims.run_paper`` (what ``python -m course_lib.claims``
@@ -225,7 +225,7 @@ def claims_page(scale: str, out: Path, claims_md: Path | None, skip: bool, devic
              f"*{stamp}. Columns: the paper's value (the paper column is never ours), the metric, the threshold at "
              "this scale, our measured value with its provenance, the status; each section names its device and "
              "wall time.*", ""]
-    for pkg in paper_packages():
+    for pkg in [p for p in paper_packages() if packages is None or p in packages]:
         if skip:
             module = importlib.import_module(f"course_lib.{pkg}.claims")
             table = Ledger(pkg, module.CLAIMS, scale).table().drop(columns=["statement"])
@@ -363,7 +363,9 @@ def build(scale: str, out: Path, *, paper: list[str] | None = None, jobs: int = 
         rows = execute_all(notebooks, out / "executed", scale, timeout, jobs, reuse or [])
     t_exec = time.perf_counter() - t0
     print("[book] claims ledger ...", flush=True)
-    claims_text, t_claims = claims_page(scale, out, claims_md, no_claims)
+    packages = sorted({_series_key(nb.relative_to(NOTEBOOKS).parts[0]) for nb in notebooks
+                       if len(nb.relative_to(NOTEBOOKS).parts) > 1}) if paper else None
+    claims_text, t_claims = claims_page(scale, out, claims_md, no_claims, packages=packages)
     assemble(out / "executed", out / "src", rows, notebooks, scale, claims_text)
     print("[book] sphinx-build ...", flush=True)
     t_sphinx = sphinx(out / "src", out / "html", jobs)

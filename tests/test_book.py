@@ -107,6 +107,8 @@ def test_claims_page_without_running_lists_every_declared_claim(tmp_path):
     for pkg in paper_packages():
         assert f"## {pkg}" in text
     assert "not run in this build" in text and "threshold" in text and "paper" in text
+    only, _ = book.claims_page("smoke", tmp_path, None, skip=True, packages=["lct"])
+    assert "## lct" in only and "## counting" not in only
 
 
 def test_table_cells_with_pipes_are_escaped():
