@@ -66,12 +66,15 @@ def ranks_from_scores(scores: torch.Tensor, targets: torch.Tensor, *, exclude: t
     if scores.ndim != 2 or targets.shape != (scores.shape[0],):
         raise ValueError(f"expected scores (B, E) and targets (B,); got {tuple(scores.shape)} and "
                          f"{tuple(targets.shape)}")
+    #: Refuse non-finite scores: a NaN compares False with everything, so a naive $1 + \#\{s > s_{true}\}$
+    #: would give rank 1 (MRR 1.0) to a diverged model.
     finite = torch.isfinite(scores)
     if not bool(finite.all()):
         bad = int((~finite).sum())
         raise NonFiniteScoreError(f"{bad} of {scores.numel()} scores are NaN or infinite (e.g. in query row "
                                   f"{int((~finite).any(1).nonzero()[0])}); the model has diverged — ranks of "
                                   "non-finite scores are meaningless (NaN would rank first as MRR 1.0)")
+    #: The candidates that count: the allowed set, minus the filtered known answers, the target kept.
     rows = torch.arange(len(targets), device=scores.device)
     true = scores[rows, targets][:, None]
     keep = torch.ones_like(scores, dtype=torch.bool)
@@ -83,6 +86,8 @@ def ranks_from_scores(scores: torch.Tensor, targets: torch.Tensor, *, exclude: t
     if exclude is not None:
         keep &= ~exclude
     keep[rows, targets] = True
+    #: $b$ = candidates strictly better, $e$ = other candidates tied with the answer; the tie rule picks
+    #: $1 + b$ (optimistic), $1 + b + e$ (pessimistic) or their mean $1 + b + e/2$ (realistic, the default).
     better = ((scores > true) & keep).sum(1)
     equal = ((scores == true) & keep).sum(1) - 1
     if tie == "optimistic":

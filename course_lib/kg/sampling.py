@@ -52,7 +52,7 @@ def relation_tph_hpt(triples: torch.Tensor, num_relations: int) -> tuple[torch.T
 def subsampling_weights(triples: torch.Tensor, num_entities: int, num_relations: int, start: int = 4
                         ) -> torch.Tensor:
     """RotatE's word2vec-style weight of each positive, ``1 / sqrt(count(h, r) + count(t, r⁻¹))`` with counts
-    starting at ``start`` (brief §2.7)."""
+    starting at ``start`` (RotatE code, Sun et al. 2019)."""
     hr = triples[:, 0] * num_relations + triples[:, 1]
     tr = triples[:, 2] * num_relations + triples[:, 1]
     count_hr = torch.bincount(hr, minlength=num_entities * num_relations)[hr]
@@ -141,7 +141,7 @@ class NegativeSampler:
 def self_adversarial_loss(positive_score: torch.Tensor, negative_score: torch.Tensor, *,
                           adversarial_temperature: float = 1.0, weights: torch.Tensor | None = None
                           ) -> torch.Tensor:
-    """RotatE's self-adversarial negative-sampling loss (brief §2.7), on scores s = γ − d:
+    """RotatE's self-adversarial negative-sampling loss (Sun et al. 2019, Eq. 4; OTE paper §3), on scores s = γ − d:
 
     L = ½ [ −Σ_b w_b log σ(s⁺_b) / Σ w  −  Σ_b w_b Σ_j p_bj log σ(−s⁻_bj) / Σ w ],
     p_bj = softmax_j(α · s⁻_bj), **detached** (no gradient flows into the adversarial weights).
@@ -152,8 +152,13 @@ def self_adversarial_loss(positive_score: torch.Tensor, negative_score: torch.Te
                          f"{tuple(positive_score.shape)} and {tuple(negative_score.shape)}")
     if weights is None:
         weights = torch.ones_like(positive_score)
+    #: Self-adversarial weights $p_{bj} = \mathrm{softmax}_j(\alpha\, s^-_{bj})$: harder negatives count more.
+    #: `.detach()` makes them constants — no gradient flows into the weighting itself.
     p = torch.softmax(adversarial_temperature * negative_score, dim=1).detach()
+    #: Negative term $\sum_j p_{bj} \log\sigma(-s^-_{bj})$ and positive term $\log\sigma(s^+_b)$, with $s = \gamma - d$.
     neg = (p * F.logsigmoid(-negative_score)).sum(1)
     pos = F.logsigmoid(positive_score)
+    #: Weighted means over the batch, averaged:
+    #: $L = -\tfrac12\,[\,\overline{\log\sigma(s^+)} + \overline{\sum_j p_j\log\sigma(-s^-_j)}\,]$.
     w = weights / weights.sum()
     return -0.5 * ((w * pos).sum() + (w * neg).sum())

@@ -18,7 +18,7 @@ from course_lib.kg.triples import KnowledgeGraph
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    """Hyper-parameters of negative-sampling training (RotatE/OTE recipe, brief §2.7–2.8)."""
+    """Hyper-parameters of negative-sampling training (the RotatE / OTE training recipe)."""
 
     steps: int
     batch_size: int = 256

@@ -1,7 +1,7 @@
 """Experiments of the OTE series: model factory, one training + evaluation run, the multi-seed comparison and
 the cached course-scale Kinships results (``data/ote/kinships_course.json``).
 
-``python -m course_lib.ote.experiments course-cache`` recomputes the cache (brief §6.3; ≈ 10–40 min on a CPU).
+``python -m course_lib.ote.experiments course-cache`` recomputes the cache (≈ 10–40 min on a CPU).
 """
 from __future__ import annotations
 

@@ -26,15 +26,15 @@ GNN_TYPES = ("gat", "gcn")
 
 
 def group_distance(query: torch.Tensor, candidate: torch.Tensor, group_size: int) -> torch.Tensor:
-    """d = Σ_i ‖q(i) − c(i)‖₂: the sum over the K groups of per-group Euclidean norms (paper Eq. (6);
-    brief §2.4). Inputs (..., K·k), broadcast."""
+    """d = Σ_i ‖q(i) − c(i)‖₂: the sum over the K groups of per-group Euclidean norms (paper §3,
+    like RotatE's sum of moduli). Inputs (..., K·k), broadcast."""
     diff = query - candidate
     return torch.linalg.vector_norm(diff.unflatten(-1, (-1, group_size)), dim=-1).sum(-1)
 
 
 class OTE(KGEModel):
     """OTE: entity vectors split into K groups of size k; relation r maps group i by
-    f_r(e)(i) = diag(σ(s_r(i))) · φ(M_r(i)) (paper Eq. (4)–(5); brief §2.1–2.4).
+    f_r(e)(i) = diag(σ(s_r(i))) · φ(M_r(i)) (paper §3).
 
     Tail prediction scores γ − Σ_i ‖f_r(h)(i) − t(i)‖, head prediction γ − Σ_i ‖f_r⁻¹(t)(i) − h(i)‖ with the exact
     inverse. Raw matrices start U(0, 1) and are orthonormalised once; scales start at 1. ``orthogonalizer``:
@@ -82,7 +82,7 @@ class OTE(KGEModel):
 
 
 class GCOTE(OTE):
-    """GC-OTE: OTE plus directed graph context (paper §4; brief §2.6).
+    """GC-OTE: OTE plus directed graph context (paper §4).
 
     For every entity e: the head-relation context c_in(e) aggregates f_r(h) over incoming edges (h, r, e) and the
     tail-relation context c_out(e) aggregates f_r⁻¹(t) over outgoing edges (e, r, t) — attention-weighted
@@ -136,6 +136,8 @@ class GCOTE(OTE):
     def _aggregate(self, target: torch.Tensor, messages: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
         """Attention (GAT) or mean (GCN) aggregation of edge ``messages`` (n, d) into their ``target`` nodes."""
         n_nodes = centre.shape[0]
+        #: GAT: attention logit of each edge, $a = (e \cdot m)/\sqrt d$, softmax over the edges of the same
+        #: target node (the max per node via `scatter_reduce`, the sum via `index_add_`).
         if self.gnn_type == "gat":
             logits = (centre[target] * messages).sum(-1) / math.sqrt(self.entity_dim)
             top = torch.full((n_nodes,), -torch.inf, device=logits.device, dtype=logits.dtype)
@@ -147,6 +149,7 @@ class GCOTE(OTE):
             counts = torch.zeros(n_nodes, device=messages.device, dtype=messages.dtype)
             counts.index_add_(0, target, torch.ones_like(target, dtype=messages.dtype))
             w = 1.0 / counts[target].clamp(min=1.0)
+        #: Weighted sum of the messages into their target node: $c(e) = \sum_{\text{edges} \to e} w\, m$.
         out = torch.zeros(n_nodes, self.entity_dim, device=messages.device, dtype=messages.dtype)
         return out.index_add_(0, target, w[:, None] * messages)
 
@@ -171,6 +174,7 @@ class GCOTE(OTE):
 
     def contexts(self, exclude: torch.Tensor | None = None, tables=None) -> tuple[torch.Tensor, torch.Tensor]:
         """(c_in, c_out), each (E, d), from the context graph minus the triples ``exclude`` (n, 3)."""
+        #: Leave out the batch's own triples (training), so a target edge never feeds its own context.
         edges = self.graph
         if exclude is not None and len(exclude):
             keep = ~torch.isin(self.graph_keys, triple_keys(exclude, self.num_entities, self.num_relations))
@@ -188,6 +192,8 @@ class GCOTE(OTE):
                 torch.cat([t, torch.full_like(everyone, E)])
         else:
             h_in, r_in, t_in = h_out, r_out, t_out = h, r, t
+        #: $c_{in}(e)$ aggregates $f_r(h)$ over incoming edges $(h, r, e)$; $c_{out}(e)$ aggregates $f_r^{-1}(t)$
+        #: over outgoing edges $(e, r, t)$.
         c_in = self._aggregate(t_in, self._transformed(tables, h_in, r_in, inverse=False), ent)
         c_out = self._aggregate(h_out, self._transformed(tables, t_out, r_out, inverse=True), ent)
         return c_in[: self.num_entities], c_out[: self.num_entities]
@@ -210,6 +216,7 @@ class GCOTE(OTE):
         """γ − D with the four-term distance D (the same for head and tail prediction)."""
         self.check_query(head, relation, tail, side)
         tables, c_in, c_out = self._state()
+        #: Four distances, averaged: the OTE terms in both directions and the distances to the contexts.
         fh = self._transformed(tables, head, relation, inverse=False)
         ft = self._transformed(tables, tail, relation, inverse=True)
         k = self.group_size

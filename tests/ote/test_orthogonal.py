@@ -34,6 +34,17 @@ def test_float32_rows_orthonormal_below_1e_5():
         assert (u @ u.transpose(-1, -2) - torch.eye(4)).abs().max() < 1e-5, method
 
 
+def test_classical_one_pass_loses_orthogonality_in_float32_and_the_second_pass_restores_it():
+    m = torch.rand(2000, 4, 4, generator=torch.Generator().manual_seed(0))
+    err = lambda u: (u @ u.transpose(-1, -2) - torch.eye(4)).abs().max().item()  # noqa: E731
+    assert err(gram_schmidt(m, passes=1)) > 1e-4
+    assert err(gram_schmidt(m, passes=2)) < 1e-5
+    m64 = m.double()
+    torch.testing.assert_close(gram_schmidt(m64, passes=1), gram_schmidt(m64, passes=2), atol=1e-9, rtol=0)
+    with pytest.raises(ValueError, match="passes"):
+        gram_schmidt(m, passes=3)
+
+
 def test_gram_schmidt_backward_matches_finite_differences():
     m = (torch.randn(2, 3, 3, dtype=torch.float64) + 2 * torch.eye(3, dtype=torch.float64)).requires_grad_()
     assert torch.autograd.gradcheck(gram_schmidt, (m,))
