@@ -76,7 +76,7 @@ CLAIMS = [
     Claim(id="lct.jog1_kcf_before",
           statement="Jogging.1: KCF alone tracks the runner before the occlusion (the partner of lct.jog1_gain)",
           paper_value="—", source="this course",
-          metric="fraction of frames before the occlusion (0–68) with KCF centre error ≤ 20 px", op=">=",
+          metric="fraction of frames before the annotated occlusion with KCF centre error ≤ 20 px", op=">=",
           threshold=0.9, scales=COURSE, data=OTB),
     Claim(id="lct.jog1_conf_drop",
           statement="Jogging.1: C drops below T_r during the annotated occlusion (frames 69–79)",
