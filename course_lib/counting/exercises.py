@@ -44,6 +44,16 @@ def _overcount_fraction(seed: int = 123) -> float:
     return (b.attention.sum(1) - b.count >= 0.5).float().mean().item()
 
 
+def _counter_parameters(ans) -> bool | str:
+    from course_lib.counting.component import Counter
+
+    want = sum(p.numel() for p in Counter(100, d=24).parameters())
+    val = float(ans)
+    if val == sum(p.numel() for p in Counter(10, d=16).parameters()):
+        return "that is the count for d = 16; which setting changes it, and which does not?"
+    return val == want or f"{val:g} is not it"
+
+
 def _lazy(fn, tol):
     def checker(ans):
         return _close(fn(), tol)(ans)
@@ -96,11 +106,11 @@ register(
     ),
     Exercise(
         "counting.5",
-        "How many learnable parameters does Counter(n_objects=10) (d = 16) have?",
-        _close(128, 0),
-        hint="what in the counter is learned? The boxes and attention are inputs.",
-        hint2="count the parameters of each learned function and how many functions the counter uses "
-        "(or sum p.numel() over Counter(10).parameters()).",
+        "How many learnable parameters does Counter(n_objects=100, d=24) have?",
+        _counter_parameters,
+        hint="what in the counter is learned? Does it grow with the number of proposals it reads?",
+        hint2="count the weights of one piecewise-linear function and how many functions the counter uses "
+        "(or sum p.numel() over that Counter's parameters).",
     ),
     Exercise(
         "counting.6",

@@ -35,10 +35,16 @@ def _check_reg(ans) -> bool | str:
     return _close(_karate_reg(), 1e-8)(ans)
 
 
-def _check_sgc(ans) -> bool | str:
-    if not isinstance(ans, str):
-        return "answer with one of the strings 'sgc', 'appnp', 'lf', 'hf'"
-    return True if ans.strip().lower() == "sgc" else "its limit keeps a term in H, so g(λ) stays positive"
+def _lf_limit(ans) -> bool | str:
+    from course_lib.gnn_lf_hf.spectral import filter_response
+
+    if isinstance(ans, str):
+        return "give a number: the limit of g(λ = 1) as K → ∞"
+    want = float(filter_response("lf", [1.0], form="closed", alpha=0.1, mu=0.9)[0])
+    val = float(ans)
+    if abs(val) < 1e-9:
+        return "0 is SGC's limit; GNN-LF adds a restart term αZ⁽⁰⁾ in every step"
+    return math.isclose(val, want, rel_tol=1e-6, abs_tol=1e-9) or f"got {val:.6g}; that is not the limit"
 
 
 def _texas_h() -> float:
@@ -92,9 +98,11 @@ register(
     Exercise("gnn_lf_hf.3", "Largest α (supremum) such that 1 + αμ − 2α > 0 for every μ ∈ [1/2, 1].",
              _close(2 / 3), hint="the expression is linear in μ: which μ is the worst case?",
              hint2="at the worst-case μ the condition becomes linear in α; solve it for equality"),
-    Exercise("gnn_lf_hf.4", "Which propagation ('sgc', 'appnp', 'lf', 'hf') has g(λ) → 0 for every λ > 0 as "
-             "K → ∞?", _check_sgc, hint="look at what each iteration adds back in every step",
-             hint2="compare spectral.filter_response(kind, [0.5], form='iterative', K=K) for growing K"),
+    Exercise("gnn_lf_hf.4", "GNN-LF with α = 0.1, μ = 0.9: the iterative filter response g(λ) converges as "
+             "K → ∞. What is its limit at λ = 1?", _lf_limit,
+             hint="a convergent iteration tends to its fixed point, and the fixed point is a closed form",
+             hint2="replace Â by its eigenvalue 1 − λ in the closed form of Eq. 33 and evaluate at λ = 1; compare "
+             "with spectral.filter_response('lf', [1.0], form='iterative', K=K) for growing K"),
     Exercise("gnn_lf_hf.5", "Edge homophily of the Texas graph (fraction of edges, self-loops excluded, "
              "joining same-class nodes), as loaded by load_geom_gcn('texas').", lambda a: _close(_texas_h())(a),
              hint="count edges whose two ends share a label",

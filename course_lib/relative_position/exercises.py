@@ -42,13 +42,21 @@ def _naive_floats(ans) -> bool | str:
     return val == want or "count b·h·n²·d floats per relation tensor, for keys and values"
 
 
-def _far_k(ans) -> bool | str:
-    val = int(ans)
-    if val == 12:
-        return "with k = 12 the distance −12 IS the clipped bucket, shared with −13, −14, … — still ambiguous"
-    if val < 12:
-        return "with k < 12, distance −12 falls in the clipped bucket together with −13, −14, … — ambiguous"
-    return val == 13 or "larger k works too, but what is the smallest?"
+def _clipped_fraction(ans) -> bool | str:
+    n, k = 64, 16
+    rel = relative_position_index(n, n, k)
+    want = float(((rel == 0) | (rel == 2 * k)).double().mean())
+    try:
+        val = float(ans)
+    except (TypeError, ValueError):
+        return "give a fraction between 0 and 1 (a float)"
+    if val > 1:
+        return "give the fraction of the n² pairs, not their number"
+    if abs(val - want) < 1e-4:
+        return True
+    if abs(val - (1 - want)) < 1e-4:
+        return "that is the fraction that keeps its own distinct vector; the question asks for the clipped pairs"
+    return "count the pairs (i, j) with |j − i| ≥ k, over all n² pairs"
 
 
 def _split_inputs(rng):
@@ -101,11 +109,12 @@ register(
              "h = 4, n = 256, d_z = 32?", _naive_floats,
              hint="the naive form materialises one relation vector per (batch, head, query, key)",
              hint2="two tensors (keys and values) of shape (b, h, n, n, d_z)"),
-    Exercise("relative_position.4", "On the far_offset task y_i = x_{i−12}, what is the smallest clipping "
-             "distance k that lets a ONE-layer relative model locate the source token?", _far_k,
-             hint="which distances share the last table row?",
-             hint2="the model must tell distance −12 apart from every other distance; the last row w_{−k} "
-             "stands for ALL distances ≤ −k"),
+    Exercise("relative_position.4", "With the paper's base clipping distance k = 16 and a sequence of n = 64 "
+             "tokens, what fraction of the n² query–key pairs falls into one of the two clipped buckets "
+             "(w_{−k} or w_{+k}), i.e. shares its relation vector with farther pairs?", _clipped_fraction,
+             hint="a pair (i, j) lands in a clipped bucket when its distance reaches the clipping distance",
+             hint2="count the pairs with |j − i| ≥ k: with rel = relative_position_index(n, n, k) they are "
+             "the entries equal to 0 or 2k; divide by n²"),
     Exercise("relative_position.5", "What token accuracy does a model reach on unseen positions of the offset "
              "task if it just guesses a uniformly random digit? (a float)", _chance,
              hint="how are the labels at unseen positions distributed?",
