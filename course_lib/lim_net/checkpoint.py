@@ -157,7 +157,7 @@ def load_weights(path: str | Path = COURSE_CHECKPOINT, device=None) -> tuple[LIM
     if state.get("format") != FORMAT:
         raise ValueError(f"{path} has checkpoint format {state.get('format')}, expected {FORMAT}")
     arch = state["arch"]
-    arch["memory_net"].setdefault("residual", False)  # checkpoints before the residual decoder
+    arch["memory_net"].setdefault("residual", False)  # checkpoints written before the residual option existed
     model = LIMNet(ClickUNet2D(**arch["click_net"]), MemoryNet(**arch["memory_net"]),
                    QualityRegressor(**arch["quality_net"]))
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["lim_net"].items()})

@@ -112,8 +112,10 @@ class MaskDecoder(nn.Module):
     memory (a workbook design choice; set ``use_prev=False`` for the pure STCN readout decoder). With
     ``residual=True`` the output is a correction of the neighbour's mask,
     ``logits = head(x) + g (2 m_prev - 1)`` with a learned gain ``g`` (init 2): the network starts from "copy the
-    neighbour's mask" and learns where the structure's outline moves (workbook design choice, added after the
-    propagation-vs-gap diagnostic showed plain propagation below copying on the training structures).
+    neighbour's mask" and learns where the structure's outline moves (an option added after the propagation-vs-gap
+    diagnostic showed plain propagation below copying; refining the course memory net with it for 600 iterations
+    raised propagation on the training structures but lowered it on the unseen organs at gaps >= 4, so it is off
+    by default and the course checkpoint does not use it).
     """
 
     def __init__(self, value_dim: int = 64, feats: tuple[int, int, int] = (16, 32, 64), use_prev: bool = True,
@@ -158,7 +160,7 @@ class MemoryNet(nn.Module):
     """
 
     def __init__(self, key_dim: int = 32, value_dim: int = 64, width: int = 16, use_prev: bool = True,
-                 residual: bool = True):
+                 residual: bool = False):
         super().__init__()
         self.key_dim, self.value_dim = key_dim, value_dim
         self.config = {"key_dim": key_dim, "value_dim": value_dim, "width": width, "use_prev": use_prev,
