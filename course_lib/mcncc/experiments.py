@@ -215,13 +215,22 @@ def build_cache(preset: MCNCCPreset | None = None, progress: bool = True, which:
         t0 = time.perf_counter()
         per_seed = {str(s): synthetic_retrieval(preset, s, cnn, preset.syn_peers, progress) for s in preset.syn_seeds}
         write_json(data_dir(create=True) / SYN_FILE, {"preset": _preset_dict(preset), "seeds": per_seed,
-                                                      "seconds": time.perf_counter() - t0})
+                                                      "seconds": time.perf_counter() - t0, "machine": _machine()})
     if "real" in which:
         t0 = time.perf_counter()
         real = real_retrieval(preset, cnn, preset.peers, progress=progress)
         real["seconds"] = time.perf_counter() - t0
         real["preset"] = _preset_dict(preset)
+        real["machine"] = _machine()
         write_json(data_dir(create=True) / REAL_FILE, real)
+
+
+def _machine() -> str:
+    import os
+    import platform
+
+    return (f"{platform.machine()}, {os.cpu_count()} CPU cores, 1-min load {os.getloadavg()[0]:.1f}, torch "
+            f"{torch.__version__} with {torch.get_num_threads()} thread(s)")
 
 
 def _preset_dict(preset: MCNCCPreset) -> dict:
