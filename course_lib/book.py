@@ -297,6 +297,29 @@ html_title = "Eleven papers workbook"
 exclude_patterns = ["_build"]
 suppress_warnings = ["myst.header", "mystnb.unknown_mime_type", "misc.highlighting_failure"]
 '''
+# MathJax 2 from the jupyter-server-mathjax wheel, copied into the site: equations render with no network.
+LOCAL_MATHJAX = '''
+html_static_path = ["_mathjax_static"]
+myst_update_mathjax = False  # myst's MathJax 3/4 options would shadow the MathJax 2 configuration
+mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
+mathjax2_config = {"tex2jax": {"inlineMath": [["\\\\(", "\\\\)"]], "displayMath": [["\\\\[", "\\\\]"]],
+                               "processEscapes": True},
+                   "HTML-CSS": {"availableFonts": ["STIX-Web"], "preferredFont": "STIX-Web", "webFont": "STIX-Web",
+                                "imageFont": None}}  # the wheel ships the STIX-Web fonts only
+'''
+
+
+def _local_mathjax(src: Path) -> bool:
+    """Copy MathJax (if its wheel is installed) under ``src/_mathjax_static/mathjax``; False when unavailable."""
+    try:
+        import jupyter_server_mathjax
+    except ImportError:
+        return False
+    static = Path(jupyter_server_mathjax.__file__).parent / "static"
+    if not (static / "MathJax.js").exists():
+        return False
+    shutil.copytree(static, src / "_mathjax_static" / "mathjax")
+    return True
 
 
 def assemble(exec_dir: Path, src: Path, rows: list[dict], notebooks: list[Path], scale: str, claims_text: str) -> None:
@@ -323,7 +346,7 @@ def assemble(exec_dir: Path, src: Path, rows: list[dict], notebooks: list[Path],
     matplotlib.use("Agg")
     fig = plot_course_map()
     fig.savefig(src / "course_map.png", dpi=80, bbox_inches="tight")
-    (src / "conf.py").write_text(CONF)
+    (src / "conf.py").write_text(CONF + (LOCAL_MATHJAX if _local_mathjax(src) else ""))
     (src / "index.md").write_text(landing_page(rows, scale, titles))
     (src / "claims.md").write_text(claims_text)
     deviations = _normalized(collect_deviations(exec_dir, notebooks))
