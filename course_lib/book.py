@@ -13,9 +13,12 @@
 3. **Render** with ``sphinx-build`` (myst-nb with ``nb_execution_mode = "off"``: it renders the outputs that
    papermill stored, it never re-executes) into ``<out>/html``. Open ``<out>/html/index.html``.
 
-Why Sphinx + myst-nb and not Jupyter Book 2: both read MyST, but Jupyter Book 2 is a Node.js application
-(mystmd) whose site theme is fetched when a book is first built, while Sphinx, myst-nb and the bundled
-alabaster theme are plain Python wheels pinned in ``constraints.txt`` that build with no network.
+Why Sphinx + myst-nb and not Jupyter Book 2: both read MyST and render stored outputs, but the Jupyter Book 2
+wheel (checked: 2.1.7) is a Node.js bundle (``jupyter_book/dist/jupyter-book.cjs``) that needs ``node`` (it offers
+to install one through nodeenv, a download) and fetches its site template from ``api.mystmd.org`` at build time,
+so it does not build offline. Sphinx, myst-nb, the bundled alabaster theme and MathJax (jupyter-server-mathjax)
+are plain Python wheels pinned in ``constraints.txt``; with ``nb_execution_mode = "off"`` myst-nb renders the
+outputs papermill stored and never re-executes a notebook. (Jupyter Book 1 was Sphinx + myst-nb underneath.)
 """
 from __future__ import annotations
 
