@@ -32,12 +32,12 @@ class FAANPreset(Preset):
 PRESETS = {
     "smoke": FAANPreset(expected_seconds=45, benchmark="umls-one", dim=32, layers=1, heads=1, max_neighbors=8,
                         transe_steps=100, transe_batch=128, steps=250, queries=32, warmup=25, lr=1e-3, shots=(3,),
-                        seeds=(0,), variants=("FAAN", "static neighbours"), max_queries=60),
+                        seeds=(0,), variants=("FAAN",), max_queries=40),
     # course: sized for a contended 2-core CPU (one niced process); the committed grid_course.json is this run
     "course": FAANPreset(expected_seconds=900, benchmark="fb15k-237-one", dim=32, layers=1, heads=2,
-                         max_neighbors=16, transe_steps=600, transe_batch=256, steps=500, queries=16, warmup=50,
+                         max_neighbors=16, transe_steps=300, transe_batch=256, steps=300, queries=16, warmup=30,
                          lr=1e-3, shots=(1, 3, 5), seeds=(0, 1, 2), variants=("FAAN", "static neighbours"),
-                         max_queries=30),
+                         max_queries=20),
     "full": FAANPreset(expected_seconds=3600, benchmark="fb15k-237-one", dim=100, layers=3, heads=4,
                        max_neighbors=50, transe_steps=20000, transe_batch=1024, steps=20000, queries=128,
                        warmup=1000, lr=5e-5, shots=(1, 3, 5), seeds=(0, 1, 2)),
