@@ -94,7 +94,8 @@ def make_student_kit(out_dir: Path, paper: list[str] | None = None) -> list[dict
     lines = ["# Lab notebooks", "",
              "Open them with `make lab` (or JupyterLab from the course environment). Each exercise cell ends",
              "with `check(\"<id>\", answer)`: replace `answer = None` (or fill in the function) and run the cell.",
-             "`hint(\"<id>\")` gives a nudge, `hint(\"<id>\", 2)` the approach. Hand in the notebooks at the same",
+             "`hint(\"<id>\")` gives a nudge, `hint(\"<id>\", 2)` the approach (`from course_lib.exercises import",
+             "hint`; the second wrong answer also shows the approach). Hand in the notebooks at the same",
              "paths, one folder per student; the instructor re-runs them with `python -m course_lib.labkit grade`.",
              "",
              "| notebook | exercises |", "|---|---|"]
