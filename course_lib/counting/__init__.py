@@ -4,7 +4,7 @@ arXiv:1802.05766).
 A differentiable counting component that reads a count from object proposals (boxes) and their unnormalised
 (sigmoid) attention scores. What lives where:
 
-- :mod:`~course_lib.counting.piecewise` — the monotone piecewise-linear activations f₁…f₈ (§2.3 of the brief).
+- :mod:`~course_lib.counting.piecewise` — the monotone piecewise-linear activations f₁…f₈.
 - :mod:`~course_lib.counting.boxes` — box area, pairwise IoU with the tiny-box fix, vectorised greedy NMS.
 - :mod:`~course_lib.counting.component` — every step of the counter as a named function, and :class:`Counter`.
 - :mod:`~course_lib.counting.reference` — a per-example loop reference (correctness check and benchmark peer).

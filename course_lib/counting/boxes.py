@@ -63,10 +63,9 @@ def box_area(boxes: torch.Tensor) -> torch.Tensor:
 def pairwise_iou(
     a: torch.Tensor, b: torch.Tensor | None = None, *, abs_eps: float | None = None
 ) -> torch.Tensor:
-    """IoU_ij = |a_i ∩ b_j| / |a_i ∪ b_j| for boxes (..., n, 4) and (..., m, 4) → (..., n, m) (brief §2.2 step
-    2).
+    """IoU_ij = |a_i ∩ b_j| / |a_i ∪ b_j| for boxes (..., n, 4) and (..., m, 4) → (..., n, m).
 
-    Tiny-box fix (brief §6.4): the official code divides by ``union + 1e-12``; for boxes of side 1e-6 the
+    Tiny-box fix: the official code divides by ``union + 1e-12``; for boxes of side 1e-6 the
     union itself is 1e-12, so the self-IoU becomes 0.5 and D_ii = 0.5 instead of 0. Here the division is exact
     (relative, scale-free): IoU = inter / union wherever union > 0, and for degenerate pairs (union = 0, i.e.
     two zero-area boxes) IoU = 1 if the boxes coincide and 0 otherwise. Hence IoU(b, b) = 1 for every box.

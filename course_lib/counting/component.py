@@ -1,4 +1,4 @@
-"""The counting component, one named function per step (paper §3 / brief §2.2), all vectorised over the batch.
+"""The counting component, one named function per step (paper §3), all vectorised over the batch.
 
 Shapes: B examples, n proposals; a (B, n) attention in [0, 1]; boxes (B, n, 4) as (x1, y1, x2, y2). Paper
 notation f₁…f₈ = ``Counter.f[0..7]`` (same as the official code's ``self.f[0..7]``).
@@ -176,7 +176,7 @@ class CounterTrace:
 
 
 class Counter(nn.Module):
-    """The counting component of the paper (brief §2.2): boxes + attention → count feature (B, n_objects + 1).
+    """The counting component of the paper: boxes + attention → count feature (B, n_objects + 1).
 
     Eight monotone piecewise-linear functions (8 × d parameters, 128 for d = 16), all identity at
     initialisation. ``attention_is_logits=True`` applies a sigmoid first (the VQA setting); otherwise
@@ -261,7 +261,7 @@ class Counter(nn.Module):
         )
 
     def forward(self, boxes: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
-        """Count feature o · f₈(p_a + p_D) of shape (B, n_objects + 1) (brief §2.2 steps 1–8)."""
+        """Count feature o · f₈(p_a + p_D) of shape (B, n_objects + 1)."""
         return self.trace(boxes, attention).output
 
     def count(self, boxes: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
@@ -274,7 +274,7 @@ def hand_set_counter(n_objects: int = 10, threshold: float = 0.5, d: int = 16) -
 
     Pairs with D ≤ threshold (IoU ≥ 1 − threshold) are treated as one object: their edge is removed (f₂) and
     their rows of X agree (f₅), so Sim = 1 between them and a group of k duplicates contributes exactly 1 to
-    the count. Used to check the algebra of steps 3–6 without training (brief §6.5).
+    the count. Used to check the algebra of steps 3–6 without training.
     """
     counter = Counter(n_objects, d)
     counter.f[1] = PiecewiseLinear.step(threshold, d)

@@ -1,4 +1,4 @@
-"""Monotone piecewise-linear activation f: [0, 1] → [0, 1] with f(0) = 0 and f(1) = 1 (paper §3, brief §2.3).
+"""Monotone piecewise-linear activation f: [0, 1] → [0, 1] with f(0) = 0 and f(1) = 1 (paper §3).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class _PiecewiseEval(torch.autograd.Function):
 
 
 class PiecewiseLinear(nn.Module):
-    """Monotone piecewise-linear function on [0, 1] with ``d`` equal pieces (paper Eq. for f_k, brief §2.3).
+    """Monotone piecewise-linear function on [0, 1] with ``d`` equal pieces (paper Eq. for f_k).
 
     Parameters ``weight`` (w ∈ ℝ^d, initialised to ones ⇒ identity). Piece i has slope d·|w_i| / Σ|w|, so f is
     monotone, f(0) = 0 and f(1) = 1. Evaluation is O(1) per input via a cumulative sum: f(x) = cumsum_{<i}(w̄)
@@ -65,7 +65,7 @@ class PiecewiseLinear(nn.Module):
         """A hand-set (near-)step function: 0 up to the piece containing ``threshold``, 1 after it.
 
         All slope sits on the single piece [k/d, (k+1)/d) with k = ⌊d·threshold⌋, so f(x) = 0 for x ≤ k/d and
-        f(x) = 1 for x ≥ (k+1)/d. Used to test the de-duplication algebra without training (brief §6.5).
+        f(x) = 1 for x ≥ (k+1)/d. Used to test the de-duplication algebra without training.
         """
         if not 0.0 <= threshold < 1.0:
             raise ValueError(f"threshold must lie in [0, 1), got {threshold}")

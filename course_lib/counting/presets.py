@@ -1,4 +1,4 @@
-"""Scale presets for the counting series (toy-task budgets, sweep grids, coins bridge); see brief §6."""
+"""Scale presets for the counting series (toy-task budgets, sweep grids, coins bridge)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ PRESETS = {
         coins_batch=128,
         coins_eval_batches=20,
     ),
-    # course: brief §6.3 budget (400 × 128) and an 11-point grid per sweep; 2_experiments measured at ≈ 250 s
+    # course: 400 × 128 budget and an 11-point grid per sweep; 2_experiments measured at ≈ 250 s
     # of CPU time on one core (toy + both sweeps + coins), ≈ 300 s with plotting.
     "course": CountingPreset(
         expected_seconds=300,

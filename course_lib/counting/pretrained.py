@@ -17,7 +17,7 @@ from course_lib.counting.models import CountingModel, NMSCounter
 from course_lib.counting.training import run_coins, run_toy
 
 DATA_DIR = artifact_dir("counting")
-#: The training budget of each cached model (the course budget of the brief, §6.3).
+#: The training budget of each cached model (the course budget).
 TASKS = {
     "toy": {"l": 0.5, "q": 0.0, "iterations": 400, "batch_size": 128, "seed": 0},
     "coins": {"iterations": 600, "batch_size": 128, "seed": 0},

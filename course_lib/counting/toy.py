@@ -1,4 +1,4 @@
-"""The paper's toy task as a vectorised batch generator (brief §2.5, official ``toy/data.py``), plus small
+"""The paper's toy task as a vectorised batch generator (official ``toy/data.py``), plus small
 scenes.
 
 Each example: n proposals of side l at corners (x, y) ~ U(0, 1 − l)²; true count c ~ U{0, …, n}; the first c
@@ -51,7 +51,7 @@ def attention_from_true_boxes(boxes: torch.Tensor, count: torch.Tensor) -> torch
 
 
 class ToyCountingDataset:
-    """Vectorised generator of the paper's toy task ``ToyCountingDataset(l, q, n=10, seed)`` (brief §2.5).
+    """Vectorised generator of the paper's toy task ``ToyCountingDataset(l, q, n=10, seed)``.
 
     ``batch(B)`` draws B fresh examples (an infinite stream, like the official 2³²-item dataset) from a
     private ``torch.Generator`` seeded with ``seed``, so two datasets with the same seed yield identical

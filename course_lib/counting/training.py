@@ -1,4 +1,4 @@
-"""Training and evaluation on counting tasks, and sweeps over the box side l and the noise q (brief §2.5, §6).
+"""Training and evaluation on counting tasks, and sweeps over the box side l and the noise q.
 
 The toy task is step-based (a fresh batch per iteration, no epochs) and all models are trained on the SAME
 batches, as in the official ``toy/train.py``. Training goes through the shared loop (:class:`course_lib.train.Loop`,
@@ -177,8 +177,7 @@ def run_toy(
     device: torch.device | str = "cpu",
     progress: bool = True,
 ) -> ToyRun:
-    """Train the named models on the toy task (l, q) on shared batches and evaluate them (brief §6.1
-    protocol).
+    """Train the named models on the toy task (l, q) on shared batches and evaluate them.
 
     Training stream: seed ``seed``; evaluation stream: seed ``seed + 1_000_003`` (disjoint draws).
     """

@@ -1,4 +1,4 @@
-"""Offline loaders for the paper's graphs and a contextual-SBM generator (brief §5).
+"""Offline loaders for the paper's graphs and a contextual-SBM generator.
 
 * :func:`load_planetoid` — Cora / CiteSeer from the Planetoid raw pickles (own parser, public split 20 per class /
   500 val / 1000 test), via the data registry (``course_lib.data.fetch("planetoid")``); nothing downloads.
@@ -285,7 +285,7 @@ def load_pyg(name: str):
 def csbm(n: int = 1000, *, num_classes: int = 3, homophily: float = 0.5, avg_degree: float = 10.0,
          num_features: int = 50, signal: float = 2.0, train_per_class: int = 20, num_val: int = 200,
          seed: int = 0) -> GraphData:
-    """Contextual SBM (brief §5.2): balanced classes, Gaussian features x_i = signal·m_{y_i} + N(0, I) with random
+    """Contextual SBM: balanced classes, Gaussian features x_i = signal·m_{y_i} + N(0, I) with random
     unit class means m_c, and n·avg_degree/2 undirected edges of which a fraction ``homophily`` join same-class
     nodes (the rest pick a uniformly random other class). Deterministic given ``seed``.
     """

@@ -1,4 +1,4 @@
-"""The measurements behind the notebooks and the claims (brief §6), each a plain function returning a DataFrame
+"""The measurements behind the notebooks and the claims, each a plain function returning a DataFrame
 or a dict, so notebooks, ``claims.run`` and tests share one implementation.
 
 * numerical: :func:`convergence_table` (iterative → closed), :func:`reduction_errors` (LF μ=1, HF β=0 = PPNP),
@@ -97,7 +97,7 @@ def stationarity_table(A_hat: torch.Tensor, H: torch.Tensor, *, kinds: Sequence[
 def depth_sweep(data: GraphData, *, kinds: Sequence[str] = ("sgc", "appnp", "lf", "hf"),
                 depths: Sequence[int] = (2, 8, 32, 64), alpha: float = 0.1, mu: float = 0.9, beta: float = 0.9,
                 probe_epochs: int = 150, seed: int = 0) -> pd.DataFrame:
-    """Over-smoothing sweep (brief §6.2): propagate the L1-normalised features K steps (iterative forms, one
+    """Over-smoothing sweep: propagate the L1-normalised features K steps (iterative forms, one
     pass for all K), then :func:`linear_probe`. Test accuracy (%) per kind and K."""
     X = data.dense_x().float()  # float32: the probe does not need float64, and it is 2–4× faster
     A = as_csr(data.operators()[0])
@@ -148,7 +148,7 @@ def propagate_features(data: GraphData, kind: str | None, params: dict) -> torch
 def csbm_sweep(homophilies: Sequence[float], *, configs: Sequence[str] = tuple(CSBM_CONFIGS),
                seeds: Sequence[int] = (0, 1, 2), n: int = 1000, num_classes: int = 3, avg_degree: float = 10.0,
                num_features: int = 50, signal: float = 2.0, probe_epochs: int = 150) -> pd.DataFrame:
-    """Heterophily exploration (brief §6.4) on the contextual SBM: test accuracy (%) of a linear probe on the
+    """Heterophily exploration on the contextual SBM: test accuracy (%) of a linear probe on the
     propagated features for every homophily h, configuration and seed."""
     rows = []
     for h in homophilies:

@@ -1,7 +1,7 @@
 """Sparse graph operators of the paper (§2.1): adjacency A, self-loops Ã = A + I, the symmetrically normalised
 Â = D̃^{-1/2} Ã D̃^{-1/2} and the Laplacian L̃ = I − Â, as torch sparse COO tensors (CPU or CUDA).
 
-COO, not CSR: on CPU ``torch.sparse.mm`` with a COO Â is the fastest of COO / CSR / dense for Â·H (brief §6).
+COO, not CSR: on CPU ``torch.sparse.mm`` with a COO Â is the fastest of COO / CSR / dense for Â·H.
 """
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ TABLE3 = {
     "GNN-HF-iter": {"Cora": (83.79, 0.29), "CiteSeer": (72.03, 0.36), "PubMed": (80.54, 0.25)},
 }
 
-#: Hyper-parameters hard-coded in the official main.py (α, μ, β) and the paper's training settings (§2.7 brief).
+#: Hyper-parameters hard-coded in the official main.py (α, μ, β) and the paper's training settings.
 OFFICIAL = {"alpha": 0.1, "mu": 0.9, "beta": 0.9, "K": 10, "hidden": 64, "dropout": 0.5, "lr": 0.01,
             "reg_lambda": 5e-3, "patience": 100, "max_epochs": 10_000, "runs": 10}
 

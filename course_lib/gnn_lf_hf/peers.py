@@ -1,4 +1,4 @@
-"""PyTorch Geometric peers (optional dependency ``torch_geometric``; brief §7): the same propagations through
+"""PyTorch Geometric peers (optional dependency ``torch_geometric``): the same propagations through
 PyG's layers, for agreement checks and the runtime benchmark. PyG adds self-loops and normalises
 symmetrically, like the paper's Â; the edge list is made undirected first, as our operators do."""
 from __future__ import annotations
@@ -43,7 +43,7 @@ def pyg_gcnconv_propagate(data, X: torch.Tensor) -> torch.Tensor:
 
 class PygDecoupled(nn.Module):
     """The same MLP head followed by PyG's ``APPNP(K, alpha, cached=True)`` — the fair peer of our
-    :class:`~course_lib.gnn_lf_hf.models.DecoupledGNN` for a fixed graph (brief §7)."""
+    :class:`~course_lib.gnn_lf_hf.models.DecoupledGNN` for a fixed graph."""
 
     def __init__(self, mlp: nn.Module, edge_index: torch.Tensor, *, K: int = 10, alpha: float = 0.1):
         super().__init__()

@@ -7,7 +7,7 @@
   is captured by the step function), an evaluation round after every step, and the two-criterion rule as a
   callback (:class:`RankedEarlyStopping`).
 * :func:`run_seeds` — several seeds of several models, one row per run; :func:`summarize` — mean ± bootstrap CI.
-* :func:`linear_probe` — softmax regression on fixed (propagated) features, best validation epoch (brief §6.2),
+* :func:`linear_probe` — softmax regression on fixed (propagated) features, best validation epoch,
   on the same loop with :class:`course_lib.train.EarlyStopping` (no patience, best weights restored).
 """
 from __future__ import annotations
@@ -187,7 +187,7 @@ class _Affine(nn.Module):
 
 def linear_probe(features: torch.Tensor, data, *, lr: float = 0.2, weight_decay: float = 5e-5,
                  epochs: int = 150, seed: int = 0) -> dict:
-    """Softmax regression on fixed node features (brief §6.2): Adam, ``epochs`` full-batch steps on the training
+    """Softmax regression on fixed node features: Adam, ``epochs`` full-batch steps on the training
     nodes, report test accuracy (%) at the best validation epoch. With propagated features Π·X this is the
     decoupled model with a linear f_θ (propagation and a linear map commute: (ΠX)W = Π(XW))."""
     if features.dim() != 2 or features.size(0) != data.num_nodes:

@@ -1,4 +1,4 @@
-"""Online re-detector of LCT 2.0 (brief §2.4): a passive-aggressive linear SVM on binary quantised channels,
+"""Online re-detector of LCT 2.0: a passive-aggressive linear SVM on binary quantised channels,
 scanned densely over a window and weighted by a Gaussian prior around the last position.
 
 The CVPR'15 paper used random ferns instead (S = 8 binary tests per fern, M = 50 ferns on the same kind of

@@ -1,4 +1,4 @@
-"""Dense features on a 4-px cell grid (brief §2.1): gray, local intensity histograms, an
+"""Dense features on a 4-px cell grid: gray, local intensity histograms, an
 illumination-invariant rank transform, and our own vectorised HOG in the 31-channel Felzenszwalb layout; plus
 the cosine window and the Gaussian regression target of the correlation filters.
 
@@ -46,7 +46,7 @@ def cosine_window(shape: tuple[int, int]) -> np.ndarray:
 def gaussian_labels(shape: tuple[int, int], sigma: float) -> np.ndarray:
     """Regression target y(m, n) = exp(-((m)^2 + (n)^2) / (2 s^2)) with the peak circularly shifted to (0, 0).
 
-    Brief §2.1 labels (``gaussian_shaped_labels.m``); the shift to the origin means a detection response whose
+    The released code's labels (``gaussian_shaped_labels.m``); the shift to the origin means a detection response whose
     maximum sits at index (i, j) encodes the displacement (i, j) modulo the grid (see ``peak_displacement``).
     """
     if sigma <= 0:
@@ -84,7 +84,7 @@ def _soft_cells(sub: np.ndarray) -> np.ndarray:
 
 def hog_features(im: np.ndarray, cell_size: int = 4, n_orients: int = 9, clip: float = 0.2,
                  soft: bool = True) -> np.ndarray:
-    """Felzenszwalb-style HOG, 31 channels per cell (brief §2.1: fHOG, truncation channel removed).
+    """Felzenszwalb-style HOG, 31 channels per cell (fHOG, truncation channel removed).
 
     Per pixel: central-difference gradient, magnitude put in the nearest of 2·n_orients signed orientation
     bins; per cell: bilinear spatial binning (``soft``, as Piotr's ``fhog``; computed exactly at 2-px sub-cell

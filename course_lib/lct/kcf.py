@@ -1,4 +1,4 @@
-"""Kernelised correlation filter (KCF) in the Fourier domain (brief §2.1), plus brute-force references.
+"""Kernelised correlation filter (KCF) in the Fourier domain, plus brute-force references.
 
 Conventions (as in ``gaussian_correlation.m`` / ``do_correlation.m``): a feature map is (M, N, D), real; its
 Fourier transform is the half-spectrum ``rfft2`` over the two spatial axes, shape (M, N//2+1, D) (real input

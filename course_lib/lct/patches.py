@@ -1,5 +1,5 @@
 """Image windows: ``get_subwindow`` with border replication (as in the released code), optional resizing, and
-the search-window rule of ``search_window.m`` (brief §2.1)."""
+the search-window rule of ``search_window.m``."""
 from __future__ import annotations
 
 import cv2

@@ -1,4 +1,4 @@
-"""OpenCV contrib trackers as peers (brief §6.2 / §7): same sequences, same failure protocol (keep the last
+"""OpenCV contrib trackers as peers: same sequences, same failure protocol (keep the last
 box when ``update`` reports failure), same metric code, FPS measured in the same process.
 
 Only trackers that run offline are listed: ``TrackerDaSiamRPN``, ``TrackerNano`` and ``TrackerVit`` exist in
@@ -22,7 +22,7 @@ OPENCV_TRACKERS: dict[str, tuple[str, str]] = {
     "CV-MedianFlow": ("cv2.legacy", "TrackerMedianFlow_create"),
     "CV-Boosting": ("cv2.legacy", "TrackerBoosting_create"),
 }
-#: the peers of the issue's table (Boosting is available but left out of the default table: slow and weak)
+#: the peers of notebook 2's table (Boosting is available but left out of the default table: slow and weak)
 DEFAULT_PEERS = ("CV-KCF", "CV-CSRT", "CV-MIL", "CV-TLD", "CV-MOSSE", "CV-MedianFlow")
 
 
@@ -56,7 +56,7 @@ def to_bgr(frames: np.ndarray) -> np.ndarray:
 
 def run_opencv(name: str, frames: np.ndarray, init_box, frames_bgr: np.ndarray | None = None) -> TrackResult:
     """Run one OpenCV peer over ``frames`` from ``init_box`` (x, y, w, h; 0-based). When ``update`` returns
-    False the last box is kept (the brief's failure protocol); ``redetect_tried`` marks those failure frames.
+    False the last box is kept (the failure protocol of notebook 2); ``redetect_tried`` marks those failure frames.
     """
     bgr = to_bgr(frames) if frames_bgr is None else frames_bgr
     n = len(bgr)

@@ -1,4 +1,4 @@
-"""DSST-style 1-D scale filter (brief §2.3): HOG of S resized samples a^n·(target + 2 cells), a Hann window
+"""DSST-style 1-D scale filter: HOG of S resized samples a^n·(target + 2 cells), a Hann window
 over scales, and a multi-channel correlation filter along the scale axis,
 H = Ȳ ⊙ X̂ / (Σ_d X̂_d ⊙ X̂_d* + λ_s)."""
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Tracking sequences: the OTB loader (``otb_mini`` from the data registry) and the synthetic full-occlusion
-generator of brief §5.3 / §6.4.
+generator of the smoke claims.
 
 Boxes are (x, y, w, h) in 0-based pixels (OTB files are 1-based: we subtract 1 from x and y on load). Frames
 are uint8 arrays, (H, W) for gray sequences and (H, W, 3) RGB for colour ones."""
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-#: name -> (folder, ground-truth file, 0-based [start, stop) of the full occlusion (brief §5.1))
+#: name -> (folder, ground-truth file, 0-based [start, stop) of the full occlusion)
 OTB_SEQUENCES = {
     "Jogging.1": ("Jogging", "groundtruth_rect.1.txt", (68, 79)),
     "Jogging.2": ("Jogging", "groundtruth_rect.2.txt", (49, 56)),
@@ -129,7 +129,7 @@ def _smooth_path(keys: np.ndarray, n: int) -> np.ndarray:
 
 def synthetic_occlusion_sequence(n_frames: int = 120, seed: int = 0, target: int = 16,
                                  occluder: tuple[int, int] = (36, 116)) -> Sequence:
-    """Brief §5.3 smoke sequence: 160×120 gray frames, a textured target (a crop of scikit-image's bundled
+    """The smoke sequence: 160×120 gray frames, a textured target (a crop of scikit-image's bundled
     ``camera`` image) moving on a smooth path over 1/f-noise background, fully hidden behind a brick-textured
     wall (columns ``occluder``) for ≈10 frames and reappearing on the far side, > 1.5 search windows away
     from where it disappeared. Deterministic for a given ``seed``; ``occlusion`` = frames fully hidden."""

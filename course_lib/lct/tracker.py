@@ -1,4 +1,4 @@
-"""The LCT tracker as an ablation ladder (brief §2, ``tracker_lct.m``): KCF → + scale filter → + long-term
+"""The LCT tracker as an ablation ladder (``tracker_lct.m``): KCF → + scale filter → + long-term
 confidence gating → + re-detection. One class, switched by the flags of :class:`LCTConfig`.
 
 Per frame (``update``):
@@ -28,7 +28,7 @@ from course_lib.lct.scale import ScaleFilter
 
 @dataclass(frozen=True)
 class LCTConfig:
-    """Every parameter of the tracker (defaults: the released LCT 2.0 code, brief §2; ``t_r``/``t_a`` are the
+    """Every parameter of the tracker (defaults: the released LCT 2.0 code; ``t_r``/``t_a`` are the
     code's ``motion_thresh``/``appearance_thresh``, NOT the CVPR'15 values)."""
 
     name: str = "LCT"
@@ -76,7 +76,7 @@ class LCTConfig:
         return dataclasses.replace(self, **changes)
 
 
-#: The ablation ladder of the issue / brief §6.1.
+#: The ablation ladder of notebook 2.
 LADDER: dict[str, LCTConfig] = {
     "KCF": LCTConfig(name="KCF", use_scale=False, use_longterm=False, use_redetect=False),
     "KCF+scale": LCTConfig(name="KCF+scale", use_longterm=False, use_redetect=False),

@@ -40,7 +40,7 @@ def _banner(msg: str) -> None:
 
 
 def build_taggers(steps: int = 1500, seed: int = 0) -> dict[str, SequenceTagger]:
-    """Train the three offset-task taggers of :data:`TAGGERS` (brief §6 set-up)."""
+    """Train the three offset-task taggers of :data:`TAGGERS`."""
     from course_lib.relative_position.synthetic import build_tagger, train_tagger
 
     out = {}

@@ -10,7 +10,7 @@ from course_lib.relative_position.synthetic import VARIANTS, LengthResult, run_v
 
 def length_generalization(preset, *, task: str = "offset", device=None, progress: bool = False,
                           seed: int = 0) -> dict[str, LengthResult]:
-    """Headline experiment (brief §6.1): the preset's variants on the offset task, train 8–20, test at 40."""
+    """Headline experiment: the preset's variants on the offset task, train 8–20, test at 40."""
     return {name: run_variant(name, *VARIANTS[name], task=task, steps=preset.steps, seed=seed,
                               num_sequences=preset.eval_sequences, device=device, progress=progress)
             for name in preset.variants}
@@ -33,7 +33,7 @@ def ablations(preset, *, device=None, progress: bool = False, seed: int = 0):
 
 
 def harder_task(preset, *, device=None, progress: bool = False, seed: int = 0) -> dict[str, LengthResult]:
-    """(x_{i−1} + x_{i−2}) mod 10 with 2 layers and √d-scaled embeddings (brief §6.1: a learnability contrast)."""
+    """(x_{i−1} + x_{i−2}) mod 10 with 2 layers and √d-scaled embeddings (a learnability contrast)."""
     return {name: run_variant(name, pos, 8, task="sum_mod", steps=preset.harder_steps, num_layers=2,
                               scale_embeddings=True, seed=seed, num_sequences=preset.eval_sequences,
                               device=device, progress=progress)

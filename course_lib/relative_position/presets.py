@@ -15,7 +15,7 @@ from course_lib.scale import Preset
 class RelPosPreset(Preset):
     """Every knob the notebooks and ``claims.run`` read."""
 
-    # synthetic length split (brief §6)
+    # synthetic length split
     steps: int                       # training steps per variant of the headline experiment
     eval_sequences: int              # sequences per evaluation length
     variants: tuple[str, ...]        # keys of synthetic.VARIANTS trained in the headline experiment
@@ -24,7 +24,7 @@ class RelPosPreset(Preset):
     kv_ablation: bool                # also train keys-only / values-only
     harder_steps: int                # steps for the sum_mod task (0 = skip)
     far_offset_ks: tuple[int, ...]   # k values on the far_offset task (clipping trade-off), () = skip
-    # Multi30k (brief §6.5)
+    # Multi30k
     mt_train_limit: int | None       # training pairs kept (None = all pairs with <= 12 source words)
     mt_eval_limit: int | None        # test_2016 / long-pool sentences decoded (None = all)
     mt_steps: int                    # training steps per position scheme
@@ -32,7 +32,7 @@ class RelPosPreset(Preset):
     mt_d_model: int
     mt_layers: int
     mt_beam_sentences: int           # sentences decoded with beam 4 as well as greedy
-    # efficiency (brief §6.6)
+    # efficiency
     bench_ns: tuple[int, ...]
     bench_rounds: int
     memory_ns: tuple[int, ...]

@@ -28,7 +28,7 @@ VARIANTS = {
 def build_tagger(position: str = "relative", k: int = 8, *, task="offset", d_model: int = 64, num_heads: int = 4,
                  num_layers: int = 1, max_len: int = 128, scale_embeddings: bool = False, seed: int = 0,
                  device=None, impl: str = "fused") -> SequenceTagger:
-    """A seeded :class:`SequenceTagger` for ``task`` with the given position scheme (brief §6 set-up)."""
+    """A seeded :class:`SequenceTagger` for ``task`` with the given position scheme."""
     t = get_task(task)
     torch.manual_seed(seed)
     cfg = TransformerConfig(d_model=d_model, num_heads=num_heads, num_layers=num_layers, d_ff=4 * d_model,
@@ -80,7 +80,7 @@ def position_accuracy(model: SequenceTagger, task="offset", length: int = 40, *,
 
 @dataclasses.dataclass
 class LengthResult:
-    """Accuracies of one trained model (brief §6 metrics) plus its loss curve."""
+    """Accuracies of one trained model plus its loss curve."""
 
     name: str
     acc_train_length: float   # all positions of length-`train_max` sequences

@@ -1,4 +1,4 @@
-"""Synthetic sequence-labelling tasks with a length split (brief §5.3), generated vectorised in torch.
+"""Synthetic sequence-labelling tasks with a length split, generated vectorised in torch.
 
 Every task maps a random digit sequence x (vocabulary 0..9) to one label per position; positions whose label
 needs tokens before the sequence start get the blank class 10. All are deterministic given a generator seed.

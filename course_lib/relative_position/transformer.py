@@ -38,7 +38,7 @@ class TransformerConfig:
 
     ``scale_embeddings``: multiply token embeddings by sqrt(d_model) (Vaswani et al.). Off by default: on the
     synthetic tasks the scaled tokens drown the absolute positions and the absolute baselines then fail to fit
-    even the training lengths (brief §6), which would make the comparison unfair.
+    even the training lengths, which would make the comparison unfair.
     """
 
     d_model: int = 64

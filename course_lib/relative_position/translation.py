@@ -83,7 +83,7 @@ def load_corpus(*, allow_synthetic: bool = True) -> tuple[dict[str, tuple[list[s
 
 
 def word_length(sentence: str) -> int:
-    """Whitespace token count (the brief's length statistic)."""
+    """Whitespace token count (the length statistic of the length split)."""
     return len(sentence.split())
 
 
@@ -143,7 +143,7 @@ def prepare_translation(max_src_words: int = 12, vocab_size: int = 2000, train_l
     """Train sentencepiece on the full training split, keep training pairs with <= max_src_words source words.
 
     Evaluation sets: ``test_2016`` (in distribution, all lengths) and ``long`` = every val/test_2016/test_2017 pair
-    with >= 20 source words (the brief's length-generalisation pool, ~130 pairs); ``val`` = the first
+    with >= 20 source words (the length-generalisation pool, ~130 pairs); ``val`` = the first
     ``val_size`` val pairs (dev loss). ``train_limit``/``eval_limit`` subsample (seeded) for quick runs.
     """
     corpus, synthetic = load_corpus(allow_synthetic=allow_synthetic)
@@ -317,7 +317,7 @@ def bleu_by_length(sources: list[str], hypotheses: list[str], references: list[s
 
 def loss_by_length(model, data: TranslationData, sources: list[str], references: list[str],
                    buckets=LENGTH_BUCKETS) -> pd.DataFrame:
-    """Per-token teacher-forced cross-entropy per source-length bucket (the brief's length-bucketed loss)."""
+    """Per-token teacher-forced cross-entropy per source-length bucket (the length-bucketed loss)."""
     groups: dict[str, tuple[list[str], list[str]]] = {}
     for s, r in zip(sources, references):
         g = groups.setdefault(bucket_of(word_length(s), buckets), ([], []))
