@@ -71,6 +71,14 @@ def main(out_dir: str) -> None:
         shard(batches), epochs=4, progress=False)
     result["shard"] = {"init": init, "state": model.state_dict(), "loss": hist["train_loss"].tolist(),
                        "seen": torch.cat(seen)}
+
+    # 4. steps mode over a step -> batch sampler that is the same on every rank, split with shard()
+    model, init = fresh_model()
+    seen = []
+    hist = Loop(model, torch.optim.SGD(model.parameters(), lr=0.1), recording_loss(seen), device="cpu").run(
+        shard(lambda step: batches[step % 8]), steps=12, eval_every=4, progress=False)
+    result["shard_steps"] = {"init": init, "state": model.state_dict(), "loss": hist["train_loss"].tolist(),
+                             "seen": torch.cat(seen)}
     torch.save(result, f"{out_dir}/rank{rank()}.pt")
     torch.distributed.destroy_process_group()
 

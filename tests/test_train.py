@@ -409,7 +409,7 @@ def test_torchrun_two_ranks_shard_and_end_identical(tmp_path):
                           capture_output=True, text=True, timeout=180, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r0, r1 = (torch.load(tmp_path / f"rank{i}.pt", weights_only=True) for i in (0, 1))
-    for phase in ("dataset", "sampler", "shard"):
+    for phase in ("dataset", "sampler", "shard", "shard_steps"):
         a, b = r0[phase], r1[phase]
         assert any(not torch.equal(a["init"][k], b["init"][k]) for k in a["init"]), phase  # seeded differently
         for key in a["state"]:  # ... yet DDP's broadcast and all-reduce end them identical
@@ -419,6 +419,7 @@ def test_torchrun_two_ranks_shard_and_end_identical(tmp_path):
         s0, s1 = set(r0["dataset"]["seen"][epoch].tolist()), set(r1["dataset"]["seen"][epoch].tolist())
         assert not s0 & s1 and s0 | s1 == set(range(64)), epoch
     assert not torch.equal(r0["sampler"]["seen"], r1["sampler"]["seen"])  # per_rank sampler: own draws
-    assert set(r0["shard"]["seen"].tolist()) == {0, 2, 4, 6} and set(r1["shard"]["seen"].tolist()) == {1, 3, 5, 7}
+    for phase in ("shard", "shard_steps"):  # rank r trains on batches r, r + 2, ...
+        assert set(r0[phase]["seen"].tolist()) == {0, 2, 4, 6} and set(r1[phase]["seen"].tolist()) == {1, 3, 5, 7}
     for r in (r0, r1):
         assert "every rank must see different batches" in r["refused"]

@@ -14,9 +14,9 @@ import torch.nn.functional as F
 from course_lib.device import clock, resolve_device
 from course_lib.relative_position.tasks import get_task, make_batch
 from course_lib.relative_position.transformer import SequenceTagger, TransformerConfig
-from course_lib.train import Loop, StepLosses
+from course_lib.train import Loop, StepLosses, per_rank, rank_seed
 
-#: the four variants of the headline experiment (brief §6): name -> (position scheme, clipping distance k)
+#: the four variants of the headline experiment: name -> (position scheme, clipping distance k)
 VARIANTS = {
     "relative (k=8)": ("relative", 8),
     "absolute sinusoidal": ("sinusoidal", 8),
@@ -44,7 +44,7 @@ def train_tagger(model: SequenceTagger, task="offset", *, steps: int = 1500, bat
     if not 1 <= min_len <= max_len:
         raise ValueError(f"need 1 <= min_len <= max_len, got {min_len}, {max_len}")
     device = next(model.parameters()).device
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(rank_seed(seed))  # under torchrun every rank draws its own batches
 
     def sample(step: int):
         length = int(torch.randint(min_len, max_len + 1, (1,), generator=gen))
@@ -56,7 +56,7 @@ def train_tagger(model: SequenceTagger, task="offset", *, steps: int = 1500, bat
 
     losses = StepLosses()
     Loop(model, torch.optim.Adam(model.parameters(), lr=lr), step_loss, device=device, callbacks=[losses]).run(
-        sample, steps=steps, progress=progress, desc=desc)
+        per_rank(sample), steps=steps, progress=progress, desc=desc)
     model.eval()
     return losses.values()
 

@@ -242,8 +242,9 @@ def train_translator(model, data: TranslationData, *, steps: int = 2000, batch_s
                      desc: str = "translate") -> pd.DataFrame:
     """Adam (β2 = 0.98, clip 1.0, label smoothing 0.1) on :class:`course_lib.train.Loop` in steps mode: ``steps``
     length-bucketed batches (a fresh shuffled pass of the training pairs whenever one is used up), a history row
-    every ``steps_per_epoch`` steps, with ``val_loss`` on ``val_pairs`` if given; ``steps`` = steps done."""
-    from course_lib.train import Loop
+    every ``steps_per_epoch`` steps, with ``val_loss`` on ``val_pairs`` if given; ``steps`` = steps done. Under
+    torchrun the batch stream is split between the ranks (:func:`course_lib.train.shard`)."""
+    from course_lib.train import Loop, shard
 
     if steps < 1 or steps_per_epoch < 1:
         raise ValueError(f"steps and steps_per_epoch must be >= 1, got {steps}, {steps_per_epoch}")
@@ -259,7 +260,7 @@ def train_translator(model, data: TranslationData, *, steps: int = 2000, batch_s
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98))
     val_fn = (lambda m: {"val_loss": mean_token_loss(m, val_pairs)}) if val_pairs else None
     hist = Loop(model, opt, translation_loss, device=device, grad_clip=1.0).run(
-        sample, steps=steps, eval_every=steps_per_epoch, evaluate=val_fn, progress=progress, desc=desc)
+        shard(sample), steps=steps, eval_every=steps_per_epoch, evaluate=val_fn, progress=progress, desc=desc)
     return hist.rename(columns={"step": "steps"})
 
 
