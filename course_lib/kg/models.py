@@ -16,6 +16,8 @@ import math
 import torch
 from torch import nn
 
+from course_lib.checks import is_int
+
 SIDES = ("tail", "head")
 EPSILON = 2.0  # RotatE's embedding-range offset: range = (γ + ε) / hidden_dim
 
@@ -32,7 +34,7 @@ class KGEModel(nn.Module):
         super().__init__()
         for name, value in (("num_entities", num_entities), ("num_relations", num_relations),
                             ("entity_dim", entity_dim)):
-            if not isinstance(value, int) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if not math.isfinite(gamma) or gamma <= 0:
             raise ValueError(f"gamma must be a positive number, got {gamma!r}")

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
+from course_lib.checks import is_int
 from course_lib.kg.triples import KnowledgeGraph, check_triples
 
 MODES = ("uniform", "bernoulli")
@@ -73,9 +74,9 @@ class NegativeSampler:
                  filtered: bool = True, subsampling: bool = False, seed: int = 0, retries: int = 10):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if not isinstance(batch_size, int) or batch_size < 1:
+        if not is_int(batch_size) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        if not isinstance(num_negatives, int) or num_negatives < 1:
+        if not is_int(num_negatives) or num_negatives < 1:
             raise ValueError(f"num_negatives must be a positive int, got {num_negatives!r}")
         self.train = check_triples(kg.train, kg.num_entities, kg.num_relations, what=f"{kg.name}.train")
         self.E, self.R = kg.num_entities, kg.num_relations

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from course_lib import data as course_data
+from course_lib.checks import is_int
 
 #: Registered knowledge graphs and how their files are laid out.
 #: ``dicts``: the folder ships RotatE-style ``entities.dict`` / ``relations.dict`` id maps (else ids are assigned
@@ -232,7 +233,7 @@ def toy_pattern_kg(num_entities: int = 40, seed: int = 0) -> KnowledgeGraph:
     the (parent, child) pairs appear with both relations in train, the others with one in train and the other
     in test.
     """
-    if not isinstance(num_entities, int) or num_entities < 8 or num_entities % 4:
+    if not is_int(num_entities) or num_entities < 8 or num_entities % 4:
         raise ValueError(f"num_entities must be a multiple of 4 and >= 8, got {num_entities!r}")
     g = torch.Generator().manual_seed(seed)
     perm = torch.randperm(num_entities, generator=g).tolist()

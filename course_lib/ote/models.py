@@ -10,6 +10,7 @@ import math
 import torch
 from torch import nn
 
+from course_lib.checks import is_int
 from course_lib.kg.models import KGEModel
 from course_lib.kg.sampling import triple_keys
 from course_lib.kg.triples import check_triples
@@ -43,7 +44,7 @@ class OTE(KGEModel):
 
     def __init__(self, num_entities: int, num_relations: int, dim: int, group_size: int = 4, gamma: float = 6.0,
                  scaling: str = "exp", orthogonalizer: str = "qr"):
-        if not isinstance(group_size, int) or group_size < 1 or not isinstance(dim, int) or dim % group_size:
+        if not is_int(group_size) or group_size < 1 or not is_int(dim) or dim < 1 or dim % group_size:
             raise ValueError(f"dim ({dim!r}) must be a positive multiple of group_size ({group_size!r})")
         if scaling not in SCALINGS:
             raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
