@@ -126,3 +126,11 @@ def test_constraints_pin_every_dependency_and_torch():
     assert wanted <= pinned, f"not pinned in constraints.txt: {sorted(wanted - pinned)}"
     assert "torch==2.13.0" in lines and all("==" in ln for ln in lines)
     assert not any(ln.lower().startswith("torchvision") for ln in lines)
+
+
+def test_library_text_cites_what_a_learner_can_open():
+    """Docstrings and comments of course_lib reach learners through show_source / help: no brief, no issue."""
+    pattern = re.compile(r"\bbrief\b|\bthe issue\b|\bissue's\b", re.I)
+    bad = [f"{p.relative_to(ROOT)}:{i}" for p in sorted((ROOT / "course_lib").rglob("*.py"))
+           for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
+    assert not bad, f"cite the paper (section, table, figure) or the notebook instead of the brief / the issue: {bad}"
