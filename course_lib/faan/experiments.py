@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from course_lib.artifacts import artifact_dir, read_json, write_json
+from course_lib.artifacts import artifact_dir, read_json, save_torch, write_json
 from course_lib.faan.benchmark import load_benchmark, neighbor_table
 from course_lib.faan.evaluation import evaluate_few_shot, model_scorer, prototype_scorer, random_scorer
 from course_lib.faan.model import FAANConfig
@@ -21,6 +21,22 @@ VARIANT_FLAGS = {"FAAN": (True, True), "static neighbours": (False, True), "mean
 
 def cache_path(scale: str):
     return artifact_dir("faan") / f"grid_{scale}.json"
+
+
+def cached_transe(bench, preset: FAANPreset, *, device=None, progress: bool = False):
+    """TransE embeddings of the background graph, kept in the local ``build/faan/`` (not committed) so a rerun of
+    a grid with the same benchmark and TransE budget skips pre-training."""
+    from pathlib import Path
+
+    path = Path(artifact_dir("faan")).parents[1] / "build" / "faan" / (
+        f"transe_{bench.name}_{bench.seed}_{preset.dim}_{preset.transe_steps}_{preset.transe_batch}.pt")
+    if path.exists():
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        return state["entity"], state["relation"]
+    ent, rel = pretrain_transe(bench, preset.dim, preset.transe_steps, batch_size=preset.transe_batch,
+                               device=device, progress=progress)
+    save_torch(path, {"entity": ent, "relation": rel})
+    return ent, rel
 
 
 def model_config(preset: FAANPreset, variant: str) -> FAANConfig:
@@ -39,8 +55,7 @@ def run_grid(preset: FAANPreset, *, device=None, progress: bool = True, cache=No
     bench = load_benchmark(preset.benchmark) if bench is None else bench
     neighbors = neighbor_table(bench, preset.max_neighbors)
     t = time.perf_counter()
-    ent, rel = pretrain_transe(bench, preset.dim, preset.transe_steps, batch_size=preset.transe_batch,
-                               device=device, progress=progress)
+    ent, rel = cached_transe(bench, preset, device=device, progress=progress)
     out = {"benchmark": bench.name, "counts": bench.counts(), "preset": dataclasses.asdict(preset),
            "transe_seconds": time.perf_counter() - t, "rows": []}
     jobs = [(s, k, v) for s in preset.seeds for k in preset.shots for v in preset.variants]
@@ -88,4 +103,12 @@ if __name__ == "__main__":  # course run: python -m course_lib.faan.experiments 
 
     torch.set_num_threads(1)
     scale = sys.argv[1] if len(sys.argv) > 1 else "course"
-    run_grid(PRESETS[scale], device="cpu", progress=False, cache=cache_path(scale))
+    # optional overrides, e.g. "steps=1500 shots=5" (the cache name then carries a suffix)
+    overrides = dict(arg.split("=", 1) for arg in sys.argv[2:])
+    preset = PRESETS[scale]
+    kinds = {f.name: f.type for f in dataclasses.fields(preset)}
+    values = {k: (tuple(int(x) for x in v.split(",")) if kinds[k].startswith("tuple") else type(getattr(preset, k))(v))
+              for k, v in overrides.items()}
+    preset = dataclasses.replace(preset, **values)
+    name = scale + "".join(f"_{k}{v.replace(',', '-')}" for k, v in overrides.items())
+    run_grid(preset, device="cpu", progress=False, cache=cache_path(name))
