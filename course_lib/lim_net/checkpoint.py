@@ -170,7 +170,7 @@ def load_weights(path: str | Path = COURSE_CHECKPOINT, device=None) -> tuple[LIM
 
 
 def train_course_checkpoint(path: str | Path = COURSE_CHECKPOINT, preset: LimNetPreset | None = None,
-                            seed: int = 0, progress: bool = True, jobs: int = 1) -> Path:
+                            seed: int = 0, progress: bool = True, jobs: int = 1, device=None) -> Path:
     """Re-create the cached course-scale checkpoint: train everything at the course preset and save it.
 
     Takes the preset's ``train_seconds`` of CPU time (LIM-Net and the 3D U-Net peer; ``jobs=2`` trains the peer
@@ -181,8 +181,9 @@ def train_course_checkpoint(path: str | Path = COURSE_CHECKPOINT, preset: LimNet
     preset = preset or PRESETS["course"]
     t0, c0 = time.perf_counter(), time.process_time()
     ct = load_case("ct", preset.size)
-    model, unet, hist = train_all(preset, ct, seed=seed, progress=progress, jobs=jobs)
-    meta = {"preset": repr(dataclasses.asdict(preset)), "seed": seed, "device": "cpu",
+    device = torch.device(device or "cpu")
+    model, unet, hist = train_all(preset, ct, seed=seed, progress=progress, jobs=jobs, device=device)
+    meta = {"preset": repr(dataclasses.asdict(preset)), "seed": seed, "device": str(device),
             "seconds": round(time.perf_counter() - t0),
             "main_process_cpu_seconds": round(time.process_time() - c0), "jobs": jobs, "torch": str(torch.__version__),
             "final_losses": repr(hist.groupby("net")["loss"].last().round(4).to_dict())}
@@ -311,4 +312,4 @@ if __name__ == "__main__":
                                 device=args.device, command="python -m course_lib.lim_net.checkpoint "
                                 + " ".join(sys.argv[1:])))
     else:
-        print(train_course_checkpoint(args.out, jobs=args.jobs))
+        print(train_course_checkpoint(args.out, jobs=args.jobs, device=args.device))
