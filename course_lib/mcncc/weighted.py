@@ -15,6 +15,7 @@ loop (``course_lib.train.fit``).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,23 +26,30 @@ from course_lib.mcncc.features import TreadCNN, feature_mask
 
 
 class ChannelWeights(nn.Module):
-    """s = Σ_c w_c r_c + b on per-channel NCC vectors r (B, C) (Eq. 2.2; uniform w_c = 1/C is plain MCNCC)."""
+    """s = Σ_c w_c r_c + b on per-channel NCC vectors r (B, C) (Eq. 2.2; uniform w_c = 1/C is plain MCNCC).
+    ``nonneg``: w_c = softplus(v_c) ≥ 0 (a channel's agreement never counts against a match)."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, nonneg: bool = False):
         super().__init__()
-        self.w = nn.Parameter(torch.full((channels,), 1.0 / channels))
+        self.nonneg = nonneg
+        init = math.log(math.expm1(1.0 / channels)) if nonneg else 1.0 / channels
+        self.v = nn.Parameter(torch.full((channels,), init))
         self.b = nn.Parameter(torch.zeros(()))
+
+    @property
+    def w(self) -> torch.Tensor:
+        return nn.functional.softplus(self.v) if self.nonneg else self.v
 
     def forward(self, r: torch.Tensor) -> torch.Tensor:
         return r @ self.w + self.b
 
 
 def fit_channel_weights(channels, labels, epochs: int = 300, lr: float = 0.05, l2: float = 1e-3,
-                        device=None, seed: int = 0) -> np.ndarray:
+                        device=None, seed: int = 0, nonneg: bool = False) -> np.ndarray:
     """Logistic regression of "same print?" on per-channel NCC vectors: channels (Q, N, C) at the best placement
     of every query/reference pair, labels (Q,) the true reference. Classes are balanced (positives and negatives
-    weigh the same); L2 penalty ``l2`` on w. Full-batch Adam through ``course_lib.train.fit``. Returns w (C,),
-    rescaled to Σ|w| = 1 (the scale does not change rankings)."""
+    weigh the same); L2 penalty ``l2`` on w; ``nonneg`` constrains w ≥ 0. Full-batch Adam through
+    ``course_lib.train.fit``. Returns w (C,), rescaled to Σ|w| = 1 (the scale does not change rankings)."""
     from course_lib.train import fit
 
     r = torch.as_tensor(np.asarray(channels), dtype=torch.float32)
@@ -50,7 +58,7 @@ def fit_channel_weights(channels, labels, epochs: int = 300, lr: float = 0.05, l
         raise ValueError(f"channels must be (Q, N, C) and labels (Q,); got {tuple(r.shape)} and {tuple(lab.shape)}")
     pos = torch.zeros(r.shape[:2], dtype=torch.bool)
     pos[torch.arange(len(lab)), lab] = True
-    model = ChannelWeights(r.shape[-1])
+    model = ChannelWeights(r.shape[-1], nonneg)
 
     def loss_fn(m, batch):
         x, y = batch
@@ -200,7 +208,7 @@ def finetune(model: TreadCNN, queries: Sequence[np.ndarray], masks: Sequence[np.
             return fc / (fc.pow(2).sum((-2, -1), keepdim=True) + 1e-8).sqrt()
 
         r = (unit(fq) * unit(fr)).sum((-2, -1))              # (1 + negatives, C) per-channel NCC
-        s = (r @ m["w"].w) * m["w"].w.numel() / temperature
+        s = (r @ m["w"].w) * m["w"].v.numel() / temperature
         return nn.functional.cross_entropy(s[None], torch.zeros(1, dtype=torch.long, device=s.device))
 
     hist = fit(both, torch.optim.Adam(both.parameters(), lr), loss_fn, epoch_batches, epochs=epochs,

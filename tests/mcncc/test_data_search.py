@@ -114,6 +114,8 @@ def test_weighted_fit_prefers_informative_channels():
     ch[np.arange(q), labels, 0] += 1.0          # only channel 0 separates true pairs
     w = weighted.fit_channel_weights(ch, labels, epochs=150)
     assert w[0] > 0.5 and abs(w).sum() == pytest.approx(1.0)
+    wn = weighted.fit_channel_weights(ch, labels, epochs=150, nonneg=True)
+    assert (wn >= 0).all() and wn[0] > 0.5
     fa = torch.rand(3, 2, 5, 5)
     pm = weighted.pairwise_mcncc(fa, fa)
     assert pm.shape == (3, 3) and torch.allclose(pm.diagonal(), torch.ones(3), atol=1e-4)
