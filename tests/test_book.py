@@ -134,3 +134,6 @@ def test_page_header_and_syllabus():
     assert syllabus.format_seconds(600) == "10 min" and syllabus.format_seconds(None) == "—"
     for key in ("gnn_lf_hf", "lct", "relative_position", "counting", "lim_net"):
         assert all(v is not None for v in syllabus.expected_seconds(key).values()), key
+    from course_lib.course_map import landed
+
+    assert {p.key for p in landed()} <= set(syllabus.SERIES), "a landed series has no syllabus entry"
