@@ -91,6 +91,12 @@ class KGEModel(nn.Module):
                         ) -> tuple[torch.Tensor, torch.Tensor]:
         """Scores of a negative-sampled batch: positives ``(B,)`` and negatives ``(B, n)``; rows with
         ``corrupt_head`` are head-prediction rows (negatives replace the head), the others tail rows."""
+        h, r, t = positives[:, :1], positives[:, 1:2], positives[:, 2:]
+        if bool(corrupt_head.all()) or not bool(corrupt_head.any()):  # one side (uniform sampling): no masks
+            side = "head" if bool(corrupt_head.any()) else "tail"
+            pos = self.score(h, r, t, side)[:, 0]
+            neg = self.score(negatives, r, t, side) if side == "head" else self.score(h, r, negatives, side)
+            return pos, neg
         pos_score = self.entity.new_zeros(len(positives))
         neg_score = self.entity.new_zeros(negatives.shape)
         for side, mask in (("head", corrupt_head), ("tail", ~corrupt_head)):
