@@ -112,6 +112,11 @@ class Propagation(nn.Module):
     def forward(self, H: torch.Tensor) -> torch.Tensor:
         if self.kind is None:
             return H
+        # Sparse products have no half-precision kernels: under AMP the propagation runs in A_hat's precision.
+        with torch.autocast(H.device.type, enabled=False):
+            return self._propagate(H.to(self.A_hat.dtype))
+
+    def _propagate(self, H: torch.Tensor) -> torch.Tensor:
         if self.form == "iterative":
             return iterate(self.kind, H, lambda Z: spmm(self.A_hat, Z), self.K, alpha=self.alpha,
                            mu=self.mu, beta=self.beta)

@@ -76,7 +76,7 @@ def quality_scores(qnet: QualityRegressor, image: torch.Tensor, mask, batch: int
     qnet.eval()
     mask = torch.as_tensor(np.asarray(mask), device=image.device)
     x = quality_input(image, mask)
-    return torch.cat([qnet(x[i:i + batch]) for i in range(0, len(x), batch)]).cpu().numpy()
+    return torch.cat([qnet(x[i:i + batch]) for i in range(0, len(x), batch)]).float().cpu().numpy()
 
 
 def learned_fuse(qnet: QualityRegressor, image: torch.Tensor, prev, new, pin: Iterable[int] = ()):

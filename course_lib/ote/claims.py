@@ -3,7 +3,7 @@
 
 Exact properties are measured on generated inputs at every scale; the UMLS checks at smoke scale; the Kinships
 comparison (3 seeds) at course scale from the committed cache ``data/ote/kinships_course.json`` (recomputed when
-missing). Thresholds were fixed from the issue's calibration before the runs and are not tuned to them.
+missing). Thresholds were fixed from a calibration run before these runs and are not tuned to them.
 """
 from __future__ import annotations
 

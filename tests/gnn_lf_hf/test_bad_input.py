@@ -68,3 +68,18 @@ def test_spectral_helpers_return_host_arrays(graph):
     lam2, energy = spectral_energy(H, L)
     assert isinstance(lam, np.ndarray) and np.allclose(lam, lam2)
     assert lam.min() > -1e-9 and lam.max() < 2 and energy.sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("form", ["iterative", "closed"])
+def test_propagation_runs_in_adjacency_precision_under_autocast(form):
+    """Under AMP the MLP hands a bfloat16 H to the propagation; sparse products have no bf16 kernels, so the
+    module runs in Â's precision and matches the float32 result of the same (rounded) input."""
+    from course_lib.gnn_lf_hf.models import Propagation
+
+    edge_index = torch.tensor([[0, 1, 1, 2, 2, 3, 3, 4], [1, 0, 2, 1, 3, 2, 4, 3]])
+    prop = Propagation(normalized_adjacency(adjacency(edge_index, 5)), "lf", form=form, K=8)
+    H = torch.randn(5, 3).to(torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        Z = prop(H)
+    assert Z.dtype == torch.float32
+    torch.testing.assert_close(Z, prop(H.float()))
