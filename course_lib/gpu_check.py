@@ -31,6 +31,7 @@ import importlib
 import inspect
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -239,6 +240,7 @@ def _ddp_worker() -> None:
         print(f"ddp-check: {world_size()} ranks on {where}, max weight spread {spread:.3g}")
         if spread != 0.0:
             raise SystemExit(f"ranks ended with different weights (max spread {spread})")
+    torch.distributed.barrier()  # no rank tears the group down while another still uses it (seen to hang)
     torch.distributed.destroy_process_group()
 
 
@@ -249,11 +251,15 @@ def ddp_step(timeout: int = 240) -> Row:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "course_lib.gpu_check", "--ddp-worker"]
     t0 = time.perf_counter()
+    # Own session, so a timeout kills torchrun *and* its workers (a surviving worker would hold the pipes open).
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         return Row(label, "2 ranks", False, seconds=timeout, detail=f"timed out after {timeout} s")
-    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+    lines = [ln for ln in (stdout + stderr).splitlines() if ln.strip()]
     ok = proc.returncode == 0 and any(ln.startswith("ddp-check:") for ln in lines)
     detail = next((ln for ln in lines if ln.startswith("ddp-check:")), "") if ok else " | ".join(lines[-5:])
     return Row(label, "2 ranks", ok, seconds=time.perf_counter() - t0, detail=detail[:400])

@@ -80,6 +80,7 @@ def main(out_dir: str) -> None:
     result["shard_steps"] = {"init": init, "state": model.state_dict(), "loss": hist["train_loss"].tolist(),
                              "seen": torch.cat(seen)}
     torch.save(result, f"{out_dir}/rank{rank()}.pt")
+    torch.distributed.barrier()  # no rank tears gloo down while the other still talks to it (seen to hang)
     torch.distributed.destroy_process_group()
 
 

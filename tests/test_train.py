@@ -1,6 +1,7 @@
 """The shared training loop: epochs and steps, evaluation hook, callbacks, early stopping with the best weights,
 atomic checkpoints with exact resume (optimiser, GradScaler, RNG), AMP, clear errors, DDP under torchrun."""
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -404,10 +405,19 @@ def test_bind_device_uses_local_rank(monkeypatch):
 def test_torchrun_two_ranks_shard_and_end_identical(tmp_path):
     torchrun = Path(sys.executable).with_name("torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2",
-                           str(Path(__file__).with_name("ddp_worker.py")), str(tmp_path)],
-                          capture_output=True, text=True, timeout=180, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    # Own session: on a timeout the whole group (torchrun and its workers) is killed, so no worker keeps the
+    # output pipes open and the test fails instead of hanging.
+    proc = subprocess.Popen([str(torchrun), "--standalone", "--nproc_per_node", "2",
+                             str(Path(__file__).with_name("ddp_worker.py")), str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, stderr = proc.communicate()
+        pytest.fail(f"torchrun did not finish in 180 s:\n{stderr[-3000:]}")
+    assert proc.returncode == 0, stderr[-3000:]
     r0, r1 = (torch.load(tmp_path / f"rank{i}.pt", weights_only=True) for i in (0, 1))
     for phase in ("dataset", "sampler", "shard", "shard_steps"):
         a, b = r0[phase], r1[phase]

@@ -47,7 +47,8 @@ def orthogonalize_qr(matrix: torch.Tensor) -> torch.Tensor:
     """φ(M) as the sign-corrected QR decomposition: ``Mᵀ = Q R`` with diag(R) > 0, then φ(M) = Qᵀ.
 
     Mathematically identical to :func:`gram_schmidt` (the same orthonormal basis, built stably by Householder
-    reflections); the sign correction makes the factorisation unique. Brief §2.2.
+    reflections); the sign correction makes the factorisation unique.
+    This is the orthogonalisation φ of the paper (Tang et al., ACL 2020).
     """
     _check_square(matrix)
     q, r = torch.linalg.qr(matrix.transpose(-1, -2))
