@@ -262,6 +262,25 @@ class Ledger:
             if cid not in self.measured:
                 self.skipped[cid] = f"not measured here: {reason}"
 
+    @classmethod
+    def scoped(cls, paper: str, claims: Sequence[Claim], scale: str | None, notebook: int | None,
+               scopes: Mapping[int, Sequence[str]]) -> Ledger:
+        """The ledger of ``make claims`` (``notebook=None``: every claim) or of ``notebook`` N, which measures only
+        ``scopes[N]`` (the others read "not measured here: measured in notebook M and by make claims")."""
+        ledger = cls(paper, claims, scale)
+        if notebook is None:
+            return ledger
+        if notebook not in scopes:
+            raise ValueError(f"notebook must be one of {sorted(scopes)}, got {notebook!r}")
+        others = ", ".join(f"notebook {n}" for n in scopes if n != notebook)
+        return ledger.only(*scopes[notebook], elsewhere=f"measured in {others} and by make claims")
+
+    def record_applicable(self, claim_id: str, value: float, note: str = "", *, source: Source) -> bool | None:
+        """:meth:`record` when ``claim_id`` applies at this scale; otherwise nothing (returns None)."""
+        if self.scale in self._claim(claim_id).scales:
+            return self.record(claim_id, value, note, source=source)
+        return None
+
     def only(self, *claim_ids: str, elsewhere: str) -> Ledger:
         """This run (a notebook) measures only ``claim_ids``: every other claim reads "not measured here:
         ``elsewhere``". Returns the ledger, so ``Ledger(...).only(...)`` builds a notebook's ledger."""

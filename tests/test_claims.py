@@ -261,3 +261,15 @@ def test_every_series_declares_valid_claims_that_cite_what_a_learner_can_open(pk
     bad = [c.id for c in mod.CLAIMS if unreadable.search(" ".join((c.statement, c.paper_value, c.source, c.metric)))]
     assert not bad, f"claims citing the brief / the issue instead of the paper: {bad}"
     assert "device" in inspect.signature(mod.run).parameters, "run(scale, device=None)"
+
+
+def test_a_notebook_ledger_scopes_its_claims_and_records_only_applicable_ones():
+    nb = Ledger.scoped("demo", CLAIMS, "smoke", 1, {1: ("a", "b"), 2: ("c",)})
+    assert nb.status("c").startswith("not measured here: measured in notebook 2 and by make claims")
+    assert nb.record_applicable("d", 2.0, source=GEN) is None and "d" not in nb.measured  # course-only claim
+    assert nb.record_applicable("a", 0.6, source=GEN) is True and nb.measured["a"].value == 0.6
+    with pytest.raises(KeyError):
+        nb.record_applicable("nope", 1.0, source=GEN)
+    with pytest.raises(ValueError, match="notebook must be one of"):
+        Ledger.scoped("demo", CLAIMS, "smoke", 3, {1: ("a",)})
+    assert set(Ledger.scoped("demo", CLAIMS, "smoke", None, {1: ("a",)}).skipped) == set()

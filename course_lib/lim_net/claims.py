@@ -124,13 +124,7 @@ _NOTEBOOK = {1: _NB1, 2: tuple(c.id for c in CLAIMS if c.id not in _NB1), 3: ("l
 def make_ledger(scale: str | None = None, notebook: int | None = None) -> Ledger:
     """An empty ledger of this series' claims at ``scale``; for ``notebook`` 1, 2 or 3 only the claims that
     notebook measures (the others read "not measured here")."""
-    ledger = Ledger(paper=PAPER, claims=CLAIMS, scale=scale)
-    if notebook is not None:
-        if notebook not in _NOTEBOOK:
-            raise ValueError(f"notebook must be one of {sorted(_NOTEBOOK)}, got {notebook!r}")
-        others = ", ".join(f"notebook {n}" for n in _NOTEBOOK if n != notebook)
-        ledger.only(*_NOTEBOOK[notebook], elsewhere=f"measured in {others} and by make claims")
-    return ledger
+    return Ledger.scoped(PAPER, CLAIMS, scale, notebook, _NOTEBOOK)
 
 
 def record_values(ledger: Ledger, values: dict[str, tuple[float, str]], *, real_available: bool) -> list[str]:

@@ -136,18 +136,11 @@ _NOTEBOOK = {
 def make_ledger(scale: str | None = None, notebook: int | None = None) -> Ledger:
     """An empty ledger of this series' claims at ``scale``; for ``notebook`` 1, 2 or 3 only the claims that
     notebook measures (the others read "not measured here")."""
-    ledger = Ledger(PAPER, CLAIMS, scale)
-    if notebook is not None:
-        if notebook not in _NOTEBOOK:
-            raise ValueError(f"notebook must be one of {sorted(_NOTEBOOK)}, got {notebook!r}")
-        others = ", ".join(f"notebook {n}" for n in _NOTEBOOK if n != notebook)
-        ledger.only(*_NOTEBOOK[notebook], elsewhere=f"measured in {others} and by make claims")
-    return ledger
+    return Ledger.scoped(PAPER, CLAIMS, scale, notebook, _NOTEBOOK)
 
 
-def _rec(ledger: Ledger, claim_id: str, value: float, note: str = "", *, source) -> None:
-    if ledger.scale in ledger.claims[claim_id].scales:
-        ledger.record(claim_id, value, note, source=source)
+_rec = Ledger.record_applicable  # records only the claims that apply at the ledger's scale
+
 
 
 # ----------------------------------------------------------------------------------------------- measurements

@@ -202,13 +202,7 @@ _NOTEBOOK = {1: EXACTNESS, 2: tuple(c.id for c in CLAIMS if c.id not in EXACTNES
 def make_ledger(scale: str | None = None, notebook: int | None = None) -> Ledger:
     """The ledger of ``run`` (every claim) or of ``notebook`` 1, 2, 3 (only the claims it measures; the others
     read "not measured here")."""
-    ledger = Ledger(PAPER, CLAIMS, scale)
-    if notebook is not None:
-        if notebook not in _NOTEBOOK:
-            raise ValueError(f"notebook must be one of {sorted(_NOTEBOOK)}, got {notebook!r}")
-        others = ", ".join(f"notebook {n}" for n in _NOTEBOOK if n != notebook)
-        ledger.only(*_NOTEBOOK[notebook], elsewhere=f"measured in {others} and by make claims")
-    return ledger
+    return Ledger.scoped(PAPER, CLAIMS, scale, notebook, _NOTEBOOK)
 
 
 def record_exactness(ledger: Ledger) -> None:
