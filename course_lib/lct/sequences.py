@@ -135,8 +135,8 @@ def synthetic_occlusion_sequence(n_frames: int = 120, seed: int = 0, target: int
     from where it disappeared. Deterministic for a given ``seed``; ``occlusion`` = frames fully hidden."""
     from skimage import data as skdata
 
-    if n_frames < 90:
-        raise ValueError(f"the synthetic occlusion sequence needs >= 90 frames, got {n_frames}")
+    if n_frames < 92:  # the path's last key point (frame 90) must precede the last frame
+        raise ValueError(f"the synthetic occlusion sequence needs >= 92 frames, got {n_frames}")
     h, w = 120, 160
     rng = np.random.default_rng(seed)
     background = 0.5 + 0.08 * pink_noise((h, w), rng)

@@ -50,3 +50,12 @@ def test_frame_shape_and_filter_parameters():
     xf = kcf.fft2(np.random.default_rng(0).random((8, 8, 2)))
     with pytest.raises(ValueError, match="lambda must be a positive number"):
         kcf.train_filter(xf, xf[..., 0], (8, 8), lam=float("nan"))
+
+
+@pytest.mark.parametrize("n_frames", [89, 90, 91])
+def test_too_short_synthetic_sequence_is_refused_clearly(n_frames):
+    from course_lib.lct.sequences import synthetic_occlusion_sequence
+
+    with pytest.raises(ValueError, match="needs >= 92 frames"):
+        synthetic_occlusion_sequence(n_frames)
+    assert len(synthetic_occlusion_sequence(92).frames) == 92
