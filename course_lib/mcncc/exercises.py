@@ -5,7 +5,7 @@ import functools
 
 import numpy as np
 
-from course_lib.exercises import Exercise, register
+from course_lib.exercises import Exercise, build_checker, register
 
 
 def exercise_maps() -> tuple[np.ndarray, np.ndarray]:
@@ -24,22 +24,17 @@ def exercise_scores() -> tuple[np.ndarray, np.ndarray]:
     return scores, labels
 
 
-def _check_build(fn) -> bool | str:
-    if not callable(fn):
-        return "pass your function itself (answer = my_mcncc), not its result"
+def _build_inputs(rng) -> tuple[np.ndarray, np.ndarray]:
+    """A random (C, H, W) pair, y with its own per-channel gain and bias (exercise mcncc.1)."""
+    c, h, w = rng.integers(1, 6), rng.integers(3, 9), rng.integers(3, 9)
+    x, y = rng.standard_normal((c, h, w)), rng.standard_normal((c, h, w))
+    return x, y * rng.uniform(0.1, 10, (c, 1, 1)) + rng.uniform(-5, 5, (c, 1, 1))
+
+
+def _build_reference(x: np.ndarray, y: np.ndarray) -> float:
     from course_lib.mcncc.ncc import mcncc
 
-    rng = np.random.default_rng()  # fresh inputs every check
-    for _ in range(3):
-        c, h, w = rng.integers(1, 6), rng.integers(3, 9), rng.integers(3, 9)
-        x, y = rng.standard_normal((c, h, w)), rng.standard_normal((c, h, w))
-        y = y * rng.uniform(0.1, 10, (c, 1, 1)) + rng.uniform(-5, 5, (c, 1, 1))
-        got = float(fn(x.copy(), y.copy()))
-        want = mcncc(x, y).item()
-        if not np.isclose(got, want, atol=1e-8):
-            return (f"on a random ({c}, {h}, {w}) pair your function gives {got:.6f}; expected {want:.6f}. "
-                    "Normalise each channel separately")
-    return True
+    return mcncc(x, y).item()
 
 
 def _check_3d(ans) -> bool | str:
@@ -103,7 +98,7 @@ def _check_break(ans) -> bool | str:
 register(
     Exercise("mcncc.1", "Write my_mcncc(x, y) for two numpy arrays of shape (C, H, W) (one placement, no mask) "
              "WITHOUT course_lib: the mean over channels of the per-channel Pearson correlation. Answer with the "
-             "function.", _check_build,
+             "function.", build_checker(_build_reference, _build_inputs, atol=1e-8, name="my_mcncc"),
              "centre each channel by its own mean, divide by its own norm", hint2="r_c = Σ x̃_c ỹ_c / "
              "sqrt(Σ x̃_c² · Σ ỹ_c²) with x̃_c = x_c − mean(x_c); return the mean of r_c over c"),
     Exercise("mcncc.2", "For x, y = exercise_maps() (the gains/biases example), compute the 3D-NCC of x and y.",
