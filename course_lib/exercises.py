@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 from collections.abc import Callable
 
 _REGISTRY: dict[str, Exercise] = {}
@@ -126,6 +127,20 @@ register(
 
 # ------------------------------------------------------------------------------------------------------------
 # build-it exercises: the learner passes a function written without course_lib; it is compared with the library
+def close_to(expected: float, tol: float = 1e-3) -> Callable[[object], bool | str]:
+    """A checker for a numeric answer within ``tol`` (absolute) of ``expected``."""
+    def checker(ans) -> bool | str:
+        value = float(ans)
+        return math.isclose(value, expected, abs_tol=tol) or f"{value:g} is not it (tolerance {tol:g})"
+
+    return checker
+
+
+def close_to_computed(compute: Callable[[], float], tol: float) -> Callable[[object], bool | str]:
+    """:func:`close_to` with the expected value computed when the answer is checked (from data or a cache)."""
+    return lambda ans: close_to(compute(), tol)(ans)
+
+
 def course_lib_uses(fn) -> list[str]:
     """Names that ``fn`` reads from its globals (or closure) that come from ``course_lib`` (empty when none)."""
     import inspect

@@ -3,21 +3,9 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from course_lib.exercises import Exercise, build_checker, register
-
-
-def _close(expected: float, tol: float = 1e-3):
-    def checker(ans) -> bool | str:
-        value = float(ans)
-        if math.isclose(value, expected, abs_tol=tol):
-            return True
-        return f"{value:g} is not it (tolerance {tol:g})"
-
-    return checker
+from course_lib.exercises import Exercise, build_checker, close_to, close_to_computed, register
 
 
 def _vector_close(expected: list[float], tol: float = 1e-4):
@@ -54,13 +42,6 @@ def _counter_parameters(ans) -> bool | str:
     return val == want or f"{val:g} is not it"
 
 
-def _lazy(fn, tol):
-    def checker(ans):
-        return _close(fn(), tol)(ans)
-
-    return checker
-
-
 def _sim_inputs(rng):
     n = int(rng.integers(3, 11))
     return rng.random(n), rng.random((n, n))
@@ -79,7 +60,7 @@ register(
         "counting.1",
         "a = [1, 1, 1, 0, 0, 0, 0, 0, 0, 0], ten non-overlapping boxes, identity f's: what is "
         "the total edge weight Σ_ij C_ij (self-loops included)?",
-        _close(9.0),
+        close_to(9.0),
         hint="how many edges does a complete graph with self-loops on c nodes have?",
         hint2="with no overlaps and identity f's nothing is de-duplicated: C = A = a aᵀ; add up its entries.",
     ),
@@ -93,14 +74,14 @@ register(
     Exercise(
         "counting.3",
         "Self-IoU of a square box of side 1e-6 when the denominator is union + 1e-12 (the official code).",
-        _close(0.5, 1e-3),
+        close_to(0.5, 1e-3),
         hint="compute the box's area and compare it with the epsilon.",
         hint2="IoU = intersection / (union + eps) with intersection = union = area of the box.",
     ),
     Exercise(
         "counting.4",
         "Accuracy of the rule ĉ = round(Σ_i a_i) on ToyCountingDataset(l=0.5, q=0, seed=123).batch(2048).",
-        _lazy(_rounding_accuracy, 1e-6),
+        close_to_computed(_rounding_accuracy, 1e-6),
         hint="the rule needs only the attention weights of each example and its true count.",
         hint2="a batch has .attention (B, n) and .count (B,); round the row sums and compare.",
     ),
@@ -116,21 +97,21 @@ register(
         "counting.6",
         "On the same batch as counting.4: the fraction of examples whose attention sum "
         "overestimates the true count by at least 0.5.",
-        _lazy(_overcount_fraction, 1e-6),
+        close_to_computed(_overcount_fraction, 1e-6),
         hint="distractors overlapping true boxes add partial attention weight.",
         hint2="per example: attention row sum minus the true count; average the indicator of ≥ 0.5.",
     ),
     Exercise(
         "counting.7",
         "hand_set_counter(10) on duplicate_scene(k=6, m=3, jitter=0.05): what count c?",
-        _close(4.0, 1e-3),
+        close_to(4.0, 1e-3),
         hint="how many distinct objects does duplicate_scene(k, m) contain?",
         hint2="build the scene and call hand_set_counter(10).count(scene.boxes, scene.attention).",
     ),
     Exercise(
         "counting.8",
         "Σ_ij A_ij of the attention graph for a ∈ {0, 1}^10 with 5 ones.",
-        _close(25.0, 1e-6),
+        close_to(25.0, 1e-6),
         hint="write out the attention graph A_ij = a_i a_j.",
         hint2="the double sum Σ_ij a_i a_j factorises into two single sums.",
     ),

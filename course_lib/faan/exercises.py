@@ -1,18 +1,10 @@
 """Self-check exercises of the FAAN series (notebook 1: faan.1–4, notebook 2: faan.5–6)."""
 from __future__ import annotations
 
-import math
-
 import torch
 
-from course_lib.exercises import Exercise, build_checker, register
+from course_lib.exercises import Exercise, build_checker, close_to, register
 
-
-def _close(expected: float, tol: float = 1e-3):
-    def checker(ans) -> bool | str:
-        value = float(ans)
-        return math.isclose(value, expected, abs_tol=tol) or f"{value:g} is not it (tolerance {tol:g})"
-    return checker
 
 def _attention_inputs(rng):
     p, m, d = int(rng.integers(2, 6)), int(rng.integers(2, 8)), int(rng.integers(2, 6))
@@ -36,7 +28,7 @@ def _aggregate_reference(query, refs):
 
 register(
     Exercise("faan.1", "A query has n = 4 candidates left after filtering and the scores are random. What is the "
-             "expected reciprocal rank?", _close(sum(1 / k for k in range(1, 5)) / 4),
+             "expected reciprocal rank?", close_to(sum(1 / k for k in range(1, 5)) / 4),
              hint="each rank 1..n is equally likely", hint2="average 1/rank over the n equally likely ranks"),
     Exercise("faan.2", "Build it without course_lib: masked neighbour attention "
              "alpha = softmax_i(rhat^T W r_i) over the real neighbours (mask True), padding weight exactly 0. "
@@ -50,15 +42,15 @@ register(
              hint="one matrix product gives all the similarities q^T s_k",
              hint2="softmax over the reference axis, then multiply the weights by refs"),
     Exercise("faan.4", "The K = 4 references of a task are identical. What weight beta_k does the query-aware "
-             "aggregator give to each of them, for any query?", _close(0.25, 1e-6),
+             "aggregator give to each of them, for any query?", close_to(0.25, 1e-6),
              hint="all similarities are equal", hint2="a softmax of K equal numbers"),
     Exercise("faan.5", "Under the 'realistic' tie rule, what rank does a true tail get when all 5 candidates "
-             "(itself included) have the same score?", _close(3.0, 1e-9),
+             "(itself included) have the same score?", close_to(3.0, 1e-9),
              hint="the mean of the optimistic and the pessimistic rank",
              hint2="optimistic = 1 + #better, pessimistic = 1 + #better + #equal others"),
     Exercise("faan.6", "FB15k-237-One candidate sets are the tails seen with the task relation. A task has 106 "
              "candidates and a query head with 5 known true tails. How many candidates are ranked for one of "
-             "these 5 queries under the filtered protocol?", _close(102, 1e-9),
+             "these 5 queries under the filtered protocol?", close_to(102, 1e-9),
              hint="the target stays; the other known tails go",
              hint2="remove the known tails other than the query's own"),
 )

@@ -6,12 +6,10 @@ stored.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
-from course_lib.exercises import Exercise, build_checker, register
+from course_lib.exercises import Exercise, build_checker, close_to, close_to_computed, register
 
 
 def _gs_inputs(rng) -> tuple:
@@ -42,21 +40,6 @@ def _rank_reference(scores, target, known):
     exclude = torch.zeros_like(s, dtype=torch.bool)
     exclude[0, known] = True
     return ranks_from_scores(s, torch.tensor([target]), exclude=exclude, tie="realistic")[0].item()
-
-
-def _close(expected: float, tol: float = 1e-6):
-    def checker(ans) -> bool | str:
-        value = float(ans)
-        return math.isclose(value, expected, abs_tol=tol) or f"{value:g} is not it (tolerance {tol:g})"
-
-    return checker
-
-
-def _lazy(fn, tol: float):
-    def checker(ans):
-        return _close(fn(), tol)(ans)
-
-    return checker
 
 
 def _check_rotation(ans) -> bool | str:
@@ -91,9 +74,9 @@ register(
              hint2="loop over i; v = M[..., i, :]; for u in done: v = v - (v*u).sum(-1, keepdim=True)*u; "
                    "stack the normalised rows with torch.stack(rows, dim=-2)."),
     Exercise("ote.2", "How many real parameters does one OTE relation have at d = 200 with groups of k = 4 "
-             "(raw matrices plus scales)?", _close(50 * (16 + 4), 0),
+             "(raw matrices plus scales)?", close_to(50 * (16 + 4), 0),
              hint="d / k groups, each with a k×k matrix and k scales."),
-    Exercise("ote.3", "φ(M) for M = [[0, 1], [1, 0]]: what is det φ(M)?", _close(-1.0, 1e-9),
+    Exercise("ote.3", "φ(M) for M = [[0, 1], [1, 0]]: what is det φ(M)?", close_to(-1.0, 1e-9),
              hint="the rows are already orthonormal, so Gram–Schmidt leaves them as they are.",
              hint2="a swap of two coordinates is a reflection, which a complex rotation (RotatE) cannot express."),
     Exercise("ote.4", "Write filtered_rank(scores, target, known) without course_lib: scores is a 1-D numpy array "
@@ -104,10 +87,10 @@ register(
              hint2="keep = ones(n, bool); keep[known] = False; keep[target] = False; count scores[keep] > s_t and "
                    "scores[keep] == s_t."),
     Exercise("ote.5", "Fraction of Kinships test triples (h, r, t) with some (t, r', h) in the training set "
-             "(a number between 0 and 1).", _lazy(_kinships_reverse_fraction, 1e-4),
+             "(a number between 0 and 1).", close_to_computed(_kinships_reverse_fraction, 1e-4),
              hint="course_lib.kg.leakage_stats reports it; or build the set of (t, h) pairs of train yourself."),
     Exercise("ote.6", "From the cached Kinships runs: mean MRR(OTE) − mean MRR(RotatE) over the seeds "
-             "(to 3 decimals).", _lazy(_cached_gap, 5e-4),
+             "(to 3 decimals).", close_to_computed(_cached_gap, 5e-4),
              hint="course_lib.ote.experiments.load_cache() and seed_summary(cache_table(...))."),
     Exercise("ote.7", "With M = [[1, 1], [-1, 1]] and unit scales, f(x) for x = [1, 0] (two numbers).",
              _check_rotation, hint="Gram–Schmidt the rows, then multiply the row vector x by φ(M).",
