@@ -59,6 +59,13 @@ SERIES = {s.key: s for s in (
                 "see why soft attention cannot count and how de-duplication fixes overlapping proposals",
                 "compare the counter with attention-sum, NMS and set-model baselines"),
                ("soft attention", "intersection over union of boxes", "piecewise-linear functions")),
+    SeriesInfo("lm_compression",
+               ("count why the word-embedding table dominates a small BERT and shrink it with a student vocabulary",
+                "build mixed-vocabulary sequences and derive dual training and the shared weight projections",
+                "compare a tiny student distilled across vocabularies with scratch, logit KD, FVT and int8 "
+                "quantization on size, speed and accuracy"),
+               ("the Transformer encoder and masked language modelling", "softmax cross-entropy and knowledge "
+                "distillation", "WordPiece tokenization")),
 )}
 
 
