@@ -1,0 +1,69 @@
+"""Scale presets of the InputIBA series (``COURSE_SCALE`` = smoke | course | full).
+
+* ``smoke`` — structural and exact checks only, ≤ 3 images explained live; the notebooks read the committed
+  course-scale results (``data/input_iba/course_results.json``) for the method × metric table.
+* ``course`` — the main run: ≥ 30 correctly classified test canvases, every method, three optimisation seeds for
+  IBA and InputIBA (the comparative claims must hold on every seed), the zero-initialised-prior ablation and the
+  cascading-randomisation sanity check. Recompute with ``python -m course_lib.input_iba.experiments course-cache``.
+* ``full`` — more images and seeds (a GPU shortens the per-image WGAN).
+
+The method budgets are the paper's official configuration (feature IBA 10 steps, WGAN 20 epochs of 7 batches of
+32 with 5 critic steps per generator step, input bottleneck 60 steps, batches of 10 noise samples) unless a field
+says otherwise.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from course_lib import Preset
+from course_lib.input_iba.peers import PEERS
+
+#: ours, in display order (the "GAN prior" row is the intermediate λ_G, not a final method)
+OURS = ("IBA", "GAN prior λ_G", "InputIBA")
+#: every final method of the table (random is the chance row)
+FINAL_METHODS = ("random", *PEERS, "IBA", "InputIBA")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InputIBAPreset(Preset):
+    """What the notebooks and ``claims.run`` compute at one scale."""
+
+    n_images: int                          # correctly classified test canvases explained
+    image_seed: int = 2021                 # seed of the test canvases they are drawn from
+    seeds: tuple[int, ...] = (0,)          # optimisation seeds of IBA / InputIBA (noise, critic init)
+    peers: tuple[str, ...] = PEERS
+    # IBA at the latent layer (Schulz et al. defaults; the course's bottleneck is after the first pooled block)
+    layer: str = "pool1"
+    iba_beta: float = 10.0
+    iba_steps: int = 10
+    # InputIBA: feature stage β, WGAN schedule, input stage
+    feat_beta: float = 10.0
+    gan_epochs: int = 20
+    input_beta: float = 20.0
+    input_steps: int = 60
+    real_samples: str = "paper"
+    # metrics
+    deletion_steps: int = 32               # 33 points of the deletion / insertion curves
+    sanity_images: int = 0                 # images of the cascading-randomisation check (0 = skip)
+    ablation_images: int = 0               # images of the zero-initialised-prior ablation (0 = skip)
+    live_images: int = 0                   # images notebook 2 explains live when it reads the cache
+    cached: str | None = "course_results.json"
+
+
+PRESETS = {
+    # smoke: structural checks on ≤ 3 images with shortened budgets; the table comes from the committed cache.
+    "smoke": InputIBAPreset(expected_seconds=30.0, n_images=2, gan_epochs=2, input_steps=10, live_images=2,
+                            peers=("Saliency", "IntegratedGradients", "GradCAM")),
+    # course: the main run (the cache): 30 images, 3 seeds of IBA/InputIBA, ablation and sanity check.
+    "course": InputIBAPreset(expected_seconds=60.0, n_images=30, seeds=(0, 1, 2), sanity_images=8,
+                             ablation_images=30, live_images=2),
+    # full: more images and seeds, for a GPU or a long CPU run.
+    "full": InputIBAPreset(expected_seconds=1800.0, n_images=100, seeds=(0, 1, 2, 3, 4), sanity_images=30,
+                           ablation_images=100, live_images=4),
+}
+
+#: the paper's configuration (VGG16 / ImageNet), for the deviations table
+PAPER_CONFIG = {"n_images": "ImageNet validation subset (bounding boxes)", "layer": "features.17 (conv4_1, VGG16)",
+                "iba_beta": 10.0, "iba_steps": 10, "feat_beta": 20.0, "gan_epochs": 20, "input_beta": 20.0,
+                "input_steps": 60, "real_samples": "official: capacity-weighted synthetic samples",
+                "deletion_steps": "224·224 / 10 pixels per step", "seeds": "not stated"}
