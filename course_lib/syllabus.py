@@ -59,6 +59,14 @@ SERIES = {s.key: s for s in (
                 "see why soft attention cannot count and how de-duplication fixes overlapping proposals",
                 "compare the counter with attention-sum, NMS and set-model baselines"),
                ("soft attention", "intersection over union of boxes", "piecewise-linear functions")),
+    SeriesInfo("input_iba",
+               ("derive IBA's closed-form KL capacity and see why a latent bottleneck gives coarse maps",
+                "build InputIBA's generative prior (WGAN on the network's features) and the input bottleneck "
+                "whose KL follows from it (Remark 2, shared noise)",
+                "evaluate attribution maps against ground-truth masks, with insertion/deletion, and a sanity "
+                "check, side by side with Captum's methods"),
+               ("convolutional networks and backpropagation", "KL divergence between Gaussians",
+                "GANs (Wasserstein critic)")),
     SeriesInfo("lm_compression",
                ("count why the word-embedding table dominates a small BERT and shrink it with a student vocabulary",
                 "build mixed-vocabulary sequences and derive dual training and the shared weight projections",
