@@ -1,0 +1,131 @@
+"""Views of the low-power series: the series diagram, the Pareto plot with a highlighted point, and what bits,
+sparsity and rank do to one weight tensor. Each view is a plain function returning a matplotlib Figure (tested on
+what it draws); notebook 7 wraps them with :func:`course_lib.viz.interactive` (sliders), and :func:`live_point`
+re-quantizes / re-prunes / re-factorizes a trained model and moves its point on the Pareto plot.
+
+Quantizers, pruning masks, factorizations and every count (MACs, bytes) come from the series' modules and
+:mod:`course_lib.cost`; nothing is re-implemented here.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+
+from course_lib import cost
+from course_lib.checks import as_int
+from course_lib.low_power import factorization
+
+#: Axis labels of the metric-suite columns (:func:`course_lib.cost.measure`), conventions included.
+LABELS = {"analytic_bytes": "analytic model bytes", "serialized_bytes": "serialized bytes (torch.save)",
+          "MACs": "MACs per sample (1 MAC = 1 multiply-add)", "p50_ms": "p50 latency [ms], 1 thread, batch 1",
+          "accuracy": "test accuracy [%]", "params": "parameters", "nnz": "non-zero parameters",
+          "energy_proxy_uJ": "energy proxy [µJ] (analytic, not measured)"}
+
+
+def series_diagram():
+    """The series in one picture: one trained model, the survey's four categories (quantization & pruning,
+    compact filters & factorization, NAS, distillation; Goel et al. 2020 §2) and the one metric suite every
+    variant is measured with (:mod:`course_lib.cost`), ending on the Pareto front (notebook 6)."""
+    from course_lib.diagrams import draw_diagram
+
+    nodes = [("base", "trained fp32\nbase model", "model"),
+             ("quant", "quantization\nPTQ int8/int4, QAT", "op"), ("prune", "pruning\nmagnitude, structured", "op"),
+             ("compact", "compact filters &\nfactorization\n(depthwise, SVD)", "op"),
+             ("nas", "NAS under a\nMAC budget", "op"), ("kd", "knowledge\ndistillation", "op"),
+             ("metrics", "one metric suite: accuracy,\nbytes, MACs, p50 latency,\nenergy proxy", "data"),
+             ("pareto", "Pareto front", "decision")]
+    edges = [("base", "quant"), ("base", "prune"), ("base", "compact"), ("base", "nas", "MAC budget"),
+             ("base", "kd", "teacher"), ("quant", "metrics"), ("prune", "metrics"), ("compact", "metrics"),
+             ("nas", "metrics"), ("kd", "metrics"), ("metrics", "pareto")]
+    return draw_diagram(nodes, edges, direction="LR", fontsize=8,
+                        title="Low-power deep learning: four categories, one set of measurements")
+
+
+def _check_columns(frame: pd.DataFrame, *columns: str) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"expected a pandas DataFrame of measurements, got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KeyError(f"columns {missing} not in the table; it has {list(frame.columns)}")
+
+
+def plot_pareto(frame: pd.DataFrame, x: str = "analytic_bytes", y: str = "accuracy", *, highlight=None,
+                point: dict | None = None, logx: bool = True, ax=None, title: str = "") -> Figure:
+    """Every technique's ``y`` against ``x`` with the Pareto front (:func:`course_lib.cost.plot_pareto`: lowest
+    ``x``, highest ``y``); ``highlight`` (a row name or a list of them) is ringed in black, and ``point``
+    (``{"name", x, y}``) is an extra star — the live model of notebook 7, whose slider moves it."""
+    _check_columns(frame, x, y)
+    names = [] if highlight is None else [highlight] if isinstance(highlight, str) else list(highlight)
+    unknown = [n for n in names if n not in frame.index]
+    if unknown:
+        raise KeyError(f"highlight {unknown} not in the table; rows: {list(frame.index)}")
+    fig = cost.plot_pareto(frame, x, y, logx=logx, ax=ax, title=title)
+    ax = fig.axes[0] if ax is None else ax
+    if names:
+        ax.scatter(frame.loc[names, x], frame.loc[names, y], s=180, facecolors="none", edgecolors="k", lw=1.8,
+                   zorder=4, label="highlighted")
+    if point is not None:
+        if x not in point or y not in point:
+            raise KeyError(f"point must have the keys {x!r} and {y!r}, got {sorted(point)}")
+        ax.scatter([point[x]], [point[y]], marker="*", s=260, color="C2", edgecolors="k", zorder=5,
+                   label=point.get("name", "live model"))
+    ax.set_xlabel(LABELS.get(x, x))
+    ax.set_ylabel(LABELS.get(y, y))
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def plot_pareto_grid(frame: pd.DataFrame, y: str = "accuracy", xs=("analytic_bytes", "MACs", "p50_ms"), *,
+                     highlight=None) -> Figure:
+    """One Pareto panel per cost column in ``xs`` (accuracy against bytes, MACs and latency), same techniques."""
+    xs = [c for c in xs if c in frame.columns]
+    if not xs:
+        raise KeyError(f"none of the cost columns is in the table; it has {list(frame.columns)}")
+    fig, axes = plt.subplots(1, len(xs), figsize=(5.2 * len(xs), 4.2), squeeze=False)
+    for ax, x in zip(axes[0], xs):
+        plot_pareto(frame, x, y, highlight=highlight, ax=ax, title=f"{y} vs {x}")
+    fig.tight_layout()
+    return fig
+
+
+def _weight_2d(weight) -> torch.Tensor:
+    if not isinstance(weight, torch.Tensor) or weight.dim() < 2:
+        raise ValueError(f"expected a weight tensor with at least 2 dimensions, got "
+                         f"{getattr(weight, 'shape', type(weight).__name__)}")
+    return weight.detach().float().reshape(weight.shape[0], -1)
+
+
+def plot_rank_effect(weight: torch.Tensor, rank: int) -> Figure:
+    """Eckart–Young on one weight: left, its singular values (log) with the kept ``rank`` shaded and the captured
+    spectral energy ``Σ_{i≤r} σ_i² / Σ σ_i²``; right, the relative error ``‖W − W_r‖_F / ‖W‖_F`` against the
+    parameter count ``r(m + n) + m`` of the factorised layer for every rank, the chosen one starred
+    (:func:`course_lib.low_power.factorization.low_rank_approximation`, :func:`~.factorization.factorized_params`)."""
+    w = _weight_2d(weight)
+    m, n = w.shape
+    rank = as_int("rank", rank, minimum=1)
+    if rank > min(m, n):
+        raise ValueError(f"rank must be at most min(m, n) = {min(m, n)} for a {m}×{n} weight, got {rank}")
+    s = torch.linalg.svdvals(w.double())
+    energy = (s.square().cumsum(0) / s.square().sum()).numpy()
+    ranks = np.arange(1, len(s) + 1)
+    norm = float(torch.linalg.matrix_norm(w))
+    errors = [float(torch.linalg.matrix_norm(w - factorization.low_rank_approximation(w, int(r)))) / norm
+              for r in ranks]
+    params = [factorization.factorized_params(m, n, int(r)) for r in ranks]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.5, 3.8))
+    ax1.semilogy(ranks, s.numpy(), "o-", ms=3, color="C0")
+    ax1.axvspan(0.5, rank + 0.5, color="C2", alpha=0.2, label=f"kept: rank {rank}")
+    ax1.set(xlabel="index i", ylabel="singular value σ_i",
+            title=f"{m}×{n} weight: rank {rank} keeps {energy[rank - 1]:.1%} of Σσ²")
+    ax1.legend(fontsize=8)
+    ax2.plot(params, errors, "o-", ms=3, color="C0")
+    ax2.plot([params[rank - 1]], [errors[rank - 1]], marker="*", ms=16, color="C2", mec="k")
+    ax2.axvline(m * n + m, color="0.5", ls="--", lw=1, label=f"dense: {m * n + m} params")
+    ax2.set(xlabel="parameters r(m+n)+m", ylabel="‖W − W_r‖_F / ‖W‖_F",
+            title=f"rank {rank}: {params[rank - 1]} params, error {errors[rank - 1]:.3f}")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

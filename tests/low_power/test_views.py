@@ -1,0 +1,65 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from course_lib.low_power import views
+
+
+def _frame(acc_int8=98.0):
+    return pd.DataFrame({"accuracy": [98.4, acc_int8, 90.0, 97.0], "analytic_bytes": [1000, 260, 140, 600],
+                         "MACs": [5000, 5000, 5000, 2500], "p50_ms": [0.2, 0.15, 0.15, 0.1]},
+                        index=["fp32", "PTQ int8", "PTQ int2", "structured 50%"])
+
+
+def test_series_diagram_draws_the_four_categories_into_one_metric_suite():
+    d = views.series_diagram()
+    labels = " ".join(d.labels.values())
+    for word in ("quantization", "pruning", "factorization", "NAS", "distillation", "metric suite", "Pareto"):
+        assert word in labels
+    into_metrics = {s for s, t, _, _ in d.edges if t == "metrics"}
+    assert into_metrics == {"quant", "prune", "compact", "nas", "kd"}
+
+
+def test_pareto_view_rings_the_highlight_and_stars_the_live_point():
+    frame = _frame()
+    fig = views.plot_pareto(frame, highlight="PTQ int8", point={"name": "live", "analytic_bytes": 300,
+                                                                 "accuracy": 95.0})
+    ax = fig.axes[0]
+    offsets = [c.get_offsets() for c in ax.collections]
+    assert any(np.allclose(o, [[260, 98.0]]) for o in offsets)      # the ring
+    assert any(np.allclose(o, [[300, 95.0]]) for o in offsets)      # the live star
+    front = [line for line in ax.lines if line.get_label() == "Pareto front"][0]
+    assert list(front.get_xdata()) == [140, 260, 1000]              # fp32, int8, int2 are the front (bytes)
+    # the drawn front depends on the data: a worse int8 falls off it
+    fig2 = views.plot_pareto(_frame(acc_int8=80.0))
+    front2 = [line for line in fig2.axes[0].lines if line.get_label() == "Pareto front"][0]
+    assert 260 not in list(front2.get_xdata())
+    with pytest.raises(KeyError, match="highlight"):
+        views.plot_pareto(frame, highlight="nope")
+    with pytest.raises(KeyError, match="columns"):
+        views.plot_pareto(frame, x="energy")
+
+
+def test_pareto_grid_one_panel_per_cost():
+    fig = views.plot_pareto_grid(_frame(), highlight=["fp32"])
+    assert [a.get_title() for a in fig.axes] == ["accuracy vs analytic_bytes", "accuracy vs MACs",
+                                                  "accuracy vs p50_ms"]
+
+
+def test_rank_view_draws_the_spectrum_and_the_chosen_rank():
+    torch.manual_seed(0)
+    w = torch.randn(12, 8) @ torch.diag(torch.logspace(0, -2, 8))
+    fig = views.plot_rank_effect(w, 3)
+    assert isinstance(fig, Figure)
+    ax1, ax2 = fig.axes
+    assert np.allclose(ax1.lines[0].get_ydata(), torch.linalg.svdvals(w.double()).numpy())
+    star = ax2.lines[1]
+    assert star.get_xdata()[0] == 3 * (12 + 8) + 12 and "rank 3" in ax2.get_title()
+    err3 = star.get_ydata()[0]
+    assert views.plot_rank_effect(w, 6).axes[1].lines[1].get_ydata()[0] < err3
+    with pytest.raises(ValueError, match="rank"):
+        views.plot_rank_effect(w, 9)
+    with pytest.raises(ValueError, match="2 dimensions"):
+        views.plot_rank_effect(torch.randn(5), 1)
