@@ -60,7 +60,7 @@ def test_tokenization_rows_follow_the_two_vocabularies_and_p(mixer):
 def test_plot_tokenization_depends_on_the_sentence_p_and_seed(mixer):
     base = views.plot_tokenization(mixer, SENTENCE, 0.5, seed=0)
     assert isinstance(base, Figure)
-    assert "[CLS]" in _box_texts(base) and any(SENTENCE in t for t in texts(base))
+    assert "[CLS]" in _box_texts(base) and SENTENCE in base.axes[0].get_title(loc="left")
     assert differ(base, views.plot_tokenization(mixer, "a quirky film .", 0.5, seed=0))
     assert differ(base, views.plot_tokenization(mixer, SENTENCE, 1.0, seed=0))
     seeds = [views.plot_tokenization(mixer, SENTENCE, 0.5, seed=s) for s in range(1, 6)]
