@@ -63,3 +63,19 @@ def test_rank_view_draws_the_spectrum_and_the_chosen_rank():
         views.plot_rank_effect(w, 9)
     with pytest.raises(ValueError, match="2 dimensions"):
         views.plot_rank_effect(torch.randn(5), 1)
+
+
+def test_bits_view_draws_the_grid_and_the_sqnr_of_the_chosen_width():
+    torch.manual_seed(0)
+    w = torch.randn(6, 20)
+    fig = views.plot_bits_effect(w, 3)
+    ax1, ax2 = fig.axes
+    grid = [line for line in ax1.lines]
+    assert len(grid) <= 2 ** 3 - 1 and len(grid) >= 3                 # 3 bits symmetric: at most 7 levels
+    assert len(views.plot_bits_effect(w, 6).axes[0].lines) > len(grid)  # more bits, more levels drawn
+    star = ax2.lines[1]
+    assert star.get_xdata()[0] == 3
+    sqnr = ax2.lines[0].get_ydata()
+    assert np.all(np.diff(sqnr) > 3)                                   # roughly 6 dB per bit
+    with pytest.raises(ValueError, match="bits"):
+        views.plot_bits_effect(w, 0)
