@@ -36,11 +36,10 @@ class InputIBAPreset(Preset):
     layer: str = "pool1"
     iba_beta: float = 10.0
     iba_steps: int = 10
-    # InputIBA: feature stage β, WGAN schedule, input stage
-    feat_beta: float = 10.0
-    gan_epochs: int = 20
-    input_beta: float = 20.0
-    input_steps: int = 60
+    # InputIBA: H1's schedule ("fast" = attributor.FAST, "calibration" = the official schedule) and overrides
+    schedule: str = "fast"
+    gan_epochs: int | None = None          # None = the schedule's
+    input_steps: int | None = None
     real_samples: str = "paper"
     # metrics
     deletion_steps: int = 32               # 33 points of the deletion / insertion curves
@@ -64,6 +63,24 @@ PRESETS = {
 
 #: the paper's configuration (VGG16 / ImageNet), for the deviations table
 PAPER_CONFIG = {"n_images": "ImageNet validation subset (bounding boxes)", "layer": "features.17 (conv4_1, VGG16)",
-                "iba_beta": 10.0, "iba_steps": 10, "feat_beta": 20.0, "gan_epochs": 20, "input_beta": 20.0,
-                "input_steps": 60, "real_samples": "official: capacity-weighted synthetic samples",
+                "iba_beta": 10.0, "iba_steps": 10, "schedule": "feature β 20, WGAN 20 epochs, input β 20 / 60 steps",
+                "gan_epochs": 20, "input_steps": 60,
+                "real_samples": "official: capacity-weighted synthetic samples",
                 "deletion_steps": "224·224 / 10 pixels per step", "seeds": "not stated"}
+
+
+def inputiba_config(preset: InputIBAPreset, **overrides):
+    """The :class:`~course_lib.input_iba.attributor.InputIBAConfig` of a preset: its schedule (``FAST`` or
+    ``CALIBRATION``) with the preset's layer, WGAN epochs, input steps and real-sample kind, then ``overrides``."""
+    from course_lib.input_iba import attributor
+
+    if preset.schedule not in ("fast", "calibration"):
+        raise ValueError(f"schedule must be 'fast' or 'calibration', got {preset.schedule!r}")
+    cfg = attributor.FAST if preset.schedule == "fast" else attributor.CALIBRATION
+    changes = {"layer": preset.layer, "real_samples": preset.real_samples}
+    if preset.gan_epochs is not None:
+        changes["gan"] = dataclasses.replace(cfg.gan, epochs=preset.gan_epochs)
+    if preset.input_steps is not None:
+        changes["input_steps"] = preset.input_steps
+    changes.update(overrides)
+    return dataclasses.replace(cfg, **changes)
