@@ -105,6 +105,33 @@ def plot_tokenization(mixer, sentence: str, p: float = 0.5, seed: int = 0) -> Fi
     return plot_pieces(rows, title=f"“{sentence}”" if len(sentence) < 100 else f"“{sentence[:97]}…”")
 
 
+def plot_mixing_ramp(mixer, sentences, p_max: float = 0.5, steps: int = 20, warmup: float = 0.0,
+                     seed: int = 0) -> Figure:
+    """The ramp of the mixing probability during dual training (``mixing.ramp``, ours: linear from 0 to
+    ``p_max``) and the student fraction actually realised when ``sentences`` are mixed at each step's p."""
+    from course_lib.lm_compression.mixing import ramp
+
+    if steps < 2:
+        raise ValueError(f"steps must be >= 2, got {steps}")
+    pieces = mixer.pieces(list(sentences))
+    rng = np.random.default_rng(seed)
+    ps, realised = [], []
+    for step in range(steps):
+        p = ramp(step, steps - 1, p_max, warmup)
+        batch = mixer.mix(pieces, p, rng)
+        ps.append(p)
+        realised.append(batch.student_words / max(batch.total_words, 1))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.plot(range(steps), ps, "-", color="k", label="schedule p (ramp)")
+    ax.plot(range(steps), realised, "o", color=SOURCE_EDGES["student"],
+            label=f"realised student share ({sum(len(w.words) for w in pieces)} words per step)")
+    ax.set(xlabel="training step", ylabel="share of words in student pieces", ylim=(-0.03, 1.03),
+           title=f"mixing probability ramped to p_max = {p_max:.2f}")
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
 def plot_predictions(sentence: str, probabilities: dict[str, Sequence[float]],
                      classes: Sequence[str] = ("negative", "positive")) -> Figure:
     """Class probabilities of several models for one sentence, side by side (e.g. the teacher probe and the

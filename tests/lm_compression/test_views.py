@@ -72,6 +72,18 @@ def test_plot_tokenization_depends_on_the_sentence_p_and_seed(mixer):
     plt.close("all")
 
 
+def test_plot_mixing_ramp_draws_the_schedule_and_the_realised_share(mixer):
+    sentences = [SENTENCE] * 30
+    fig = views.plot_mixing_ramp(mixer, sentences, p_max=0.5, steps=5)
+    schedule, realised = (a.reshape(-1, 2)[:, 1] for a in data(fig)[:2])
+    assert np.allclose(schedule, [0, 0.125, 0.25, 0.375, 0.5])
+    assert realised[0] == 0 and abs(realised[-1] - 0.5) < 0.15  # 270 words: the share follows p
+    assert differ(fig, views.plot_mixing_ramp(mixer, sentences, p_max=1.0, steps=5))
+    with pytest.raises(ValueError, match="steps"):
+        views.plot_mixing_ramp(mixer, sentences, steps=1)
+    plt.close("all")
+
+
 def test_plot_predictions_draws_the_probabilities_it_is_given():
     fig = views.plot_predictions("a fine film", {"teacher": [0.2, 0.8], "student": [0.7, 0.3]})
     widths = sorted(round(b.get_width(), 6) for b in fig.axes[0].patches)
