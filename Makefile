@@ -17,6 +17,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 TEST_ENV := COURSE_OFFLINE=1 OMP_NUM_THREADS=1 COURSE_THREADS=1 HF_HUB_OFFLINE=1 PYSTOW_HOME=$(CURDIR)/build/pystow
 
 .PHONY: help setup lab test test-unit test-notebooks test-offline test-browser run claims bench gpu-check book lint clean
+.PHONY: hub test-hub sizing
 
 help:
 	@echo "make lab    - set up .venv (first time) and open JupyterLab on notebooks/00_start_here.ipynb"
@@ -27,6 +28,9 @@ help:
 	@echo "make bench  - run benchmarks/ and write build/bench.md"
 	@echo "make book   - execute every notebook at SCALE and build the static site build/book-SCALE/html"
 	@echo "make gpu-check - every paper's training + inference once on the GPU (AMP), DDP with 2 GPUs (DRY=1: plan only)"
+	@echo "make hub   - a JupyterHub classroom demo on http://127.0.0.1:8000 (hub/jupyterhub_config.py; SCALE=smoke|course)"
+	@echo "make test-hub - the hub tests: two learners in a browser, a load test of 8 learners, make hub start/stop"
+	@echo "make sizing - measure each notebook's kernel memory at smoke and course scale; README sizing table"
 
 setup: $(STAMP)
 
@@ -51,7 +55,7 @@ lint: setup
 	$(VENV)/bin/ruff check course_lib tests benchmarks
 
 test-unit: setup
-	$(TEST_ENV) $(PY) -m pytest -n 2 -q -m "not e2e" tests
+	$(TEST_ENV) $(PY) -m pytest -n 2 -q -m "not e2e and not hub" tests
 
 test-notebooks: setup
 	$(TEST_ENV) COURSE_SCALE=smoke COURSE_HEADLESS=1 $(PY) -m pytest -p tests.notebook_budget --nbval-lax \
@@ -90,6 +94,24 @@ bench: setup
 book: setup
 	MPLBACKEND=Agg $(PY) -m course_lib.book --scale $(SCALE) $(if $(PAPER),--paper $(PAPER),) \
 		--out build/book-$(SCALE) $(BOOK_ARGS)
+
+# JupyterHub classroom demo (hub/jupyterhub_config.py: settings at its top; state in build/hub). Ctrl-C stops it and
+# everything it started; so does SIGTERM to make or to the hub (its pid is in build/hub/jupyterhub.pid).
+hub: setup
+	@echo "[hub] http://127.0.0.1:$${HUB_PORT:-8000}/ : shared demo password in hub/jupyterhub_config.py (closed demo only)"
+	HUB_SCALE=$${HUB_SCALE:-$(SCALE)} exec $(VENV)/bin/jupyterhub -f hub/jupyterhub_config.py
+
+# Hub tests (not part of `make test`: a load test of 8 learners is too heavy for CI's two cores).
+test-hub: setup
+	@bash tests/e2e/browser_setup.sh
+	$(TEST_ENV) $(PY) -m pytest -q -m hub -rP tests/hub
+
+# Peak kernel memory per notebook at smoke and course scale -> hub/sizing.json -> README sizing table (long).
+sizing: setup
+	$(PY) hub/sizing.py measure --scale smoke
+	$(PY) hub/sizing.py measure --scale course
+	$(PY) hub/sizing.py server
+	$(PY) hub/sizing.py render
 
 clean:
 	rm -rf build
