@@ -165,3 +165,56 @@ def plot_bits_effect(weight: torch.Tensor, bits: int, *, per_channel: bool = Tru
     ax2.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+#: The live knobs of notebook 7: what each slider does to the trained model, and the bytes it is drawn against.
+KNOBS = {"bits": "weights fake-quantised per channel at `bits` (quantization.quantize_weights); analytic bytes",
+         "sparsity": "global magnitude pruning to `sparsity`, no fine-tuning (pruning); CSR bytes",
+         "rank": "every Linear/Conv factorised at `rank` by truncated SVD (factorization.factorize_model); "
+                 "analytic bytes"}
+
+
+_KNOB_BYTES = {"bits": "analytic_bytes", "sparsity": "csr_bytes", "rank": "analytic_bytes"}
+
+
+def knob_model(base: torch.nn.Module, knob: str, value):
+    """``(model, weight_bits, bytes column)``: ``base`` re-quantized / re-pruned / re-factorized by one knob of
+    :data:`KNOBS` (a copy; ``base`` is untouched). No fine-tuning: the slider shows the raw effect."""
+    from course_lib.low_power import pruning, quantization
+
+    if knob == "bits":
+        return quantization.quantize_weights(base, quantization.check_bits(value)), int(value), _KNOB_BYTES[knob]
+    if knob == "sparsity":
+        return pruning.prune_magnitude(base, pruning.check_sparsity(value))[0], 32, _KNOB_BYTES[knob]
+    if knob == "rank":
+        return factorization.factorize_model(base, rank=as_int("rank", value, minimum=1)), 32, _KNOB_BYTES[knob]
+    raise ValueError(f"knob must be one of {sorted(KNOBS)}, got {knob!r}")
+
+
+def knob_row(base: torch.nn.Module, split, knob: str, value) -> dict:
+    """The metric-suite row (:func:`course_lib.cost.measure`, no timing) of :func:`knob_model` on ``split``'s test
+    set, with its CSR bytes."""
+    model, bits, _ = knob_model(base, knob, value)
+    row = cost.measure(model, (split.x_test, split.y_test), name=f"{knob} = {value}", weight_bits=bits,
+                       example=split.example(), timing=False)
+    row["csr_bytes"] = cost.model_csr_bytes(model)
+    return row
+
+
+def live_point(base: torch.nn.Module, split, frame: pd.DataFrame, knob: str = "bits", value=8) -> Figure:
+    """Notebook 7's slider view: ``base`` changed by one knob (:func:`knob_row`) drawn as a star on the Pareto
+    plots of the technique table ``frame`` — accuracy against bytes (the knob's bytes column) and against MACs."""
+    row = knob_row(base, split, knob, value)
+    xb = _KNOB_BYTES[knob]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, x in zip(axes, (xb, "MACs")):
+        sub = frame.dropna(subset=[x, "accuracy"]) if x in frame.columns else frame.iloc[:0]
+        if len(sub):
+            plot_pareto(sub, x, "accuracy", point={"name": row["model"], x: row[x], "accuracy": row["accuracy"]},
+                        ax=ax, title=f"accuracy vs {x}")
+        else:
+            ax.scatter([row[x]], [row["accuracy"]], marker="*", s=260, color="C2", edgecolors="k")
+    fig.suptitle(f"{row['model']}: accuracy {row['accuracy']:.1f} %, {row[xb]:,} bytes ({xb}), "
+                 f"{row['MACs']:,} MACs", fontsize=10)
+    fig.tight_layout()
+    return fig
