@@ -218,3 +218,43 @@ def live_point(base: torch.nn.Module, split, frame: pd.DataFrame, knob: str = "b
                  f"{row['MACs']:,} MACs", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def plot_sparsity_effect(model: torch.nn.Module, sparsity: float, layer: str | None = None) -> Figure:
+    """Global magnitude pruning of ``model`` at ``sparsity`` (:func:`course_lib.low_power.pruning.magnitude_masks`,
+    one threshold for every layer): left, the ``|w|`` histogram of ``layer`` (default: the largest) split into
+    kept and pruned weights; middle, its mask (rows = output channels); right, the model's bytes for every
+    sparsity — dense storage (masks change nothing: flat) against CSR (:func:`course_lib.cost.model_csr_bytes`,
+    values + int32 column indices + row pointers, smaller only past ~50 % sparsity) — the chosen one starred."""
+    from course_lib.low_power import pruning
+
+    sparsity = pruning.check_sparsity(sparsity)
+    layers = dict(pruning.prunable(model))
+    if not layers:
+        raise ValueError("the model has no Linear/Conv weight to prune")
+    layer = max(layers, key=lambda n: layers[n].weight.numel()) if layer is None else layer
+    if layer not in layers:
+        raise KeyError(f"no prunable layer {layer!r}; the model has {list(layers)}")
+    masks = pruning.magnitude_masks(model, sparsity)
+    w = layers[layer].weight.detach().reshape(layers[layer].weight.shape[0], -1).abs()
+    mask = masks[layer].reshape(w.shape).bool()
+    levels = np.round(np.arange(0.0, 0.96, 0.05), 2)
+    csr = [cost.model_csr_bytes(pruning.prune_magnitude(model, float(s))[0]) for s in levels]
+    dense = cost.analytic_bytes(model)
+    here = cost.model_csr_bytes(pruning.prune_magnitude(model, sparsity)[0])
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1.2, 1, 1.2]})
+    bins = np.linspace(0, float(w.max()), 50)
+    ax1.hist(w[mask].numpy(), bins=bins, color="C0", label=f"kept ({int(mask.sum())})")
+    ax1.hist(w[~mask].numpy(), bins=bins, color="C3", label=f"pruned ({int((~mask).sum())})")
+    ax1.set(xlabel="|w|", ylabel="count", title=f"layer {layer}: {float((~mask).float().mean()):.0%} pruned")
+    ax1.legend(fontsize=8)
+    ax2.imshow(mask.numpy(), aspect="auto", cmap="Greys", interpolation="nearest")
+    ax2.set(xlabel="input × kernel", ylabel="output channel", title="mask (black = kept)")
+    ax2.grid(False)
+    ax3.plot(levels, [dense] * len(levels), "--", color="0.4", label="dense file (masks): unchanged")
+    ax3.plot(levels, csr, "o-", ms=3, color="C0", label="CSR")
+    ax3.plot([sparsity], [here], marker="*", ms=16, color="C2", mec="k", label=f"{sparsity:.0%}: {here:,} B")
+    ax3.set(xlabel="global sparsity", ylabel="model bytes", title="what the mask does to the bytes")
+    ax3.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -79,3 +79,57 @@ def test_bits_view_draws_the_grid_and_the_sqnr_of_the_chosen_width():
     assert np.all(np.diff(sqnr) > 3)                                   # roughly 6 dB per bit
     with pytest.raises(ValueError, match="bits"):
         views.plot_bits_effect(w, 0)
+
+
+def test_sparsity_view_splits_kept_and_pruned_and_shows_csr_bytes():
+    from course_lib.low_power import models
+
+    model = models.build("mnist1d_cnn", seed=0)
+    fig = views.plot_sparsity_effect(model, 0.6)
+    ax1, ax2, ax3 = fig.axes
+    assert "layer" in ax1.get_title() and "pruned" in ax1.get_title()
+    mask = ax2.images[0].get_array()
+    frac_pruned = 1 - float(np.asarray(mask).mean())
+    assert 0.3 < frac_pruned < 0.9                         # the largest layer loses about the global fraction
+    dense, csr, star = ax3.lines
+    assert len(set(dense.get_ydata())) == 1                # masks leave the dense bytes unchanged
+    assert np.all(np.diff(csr.get_ydata()) < 0)            # CSR shrinks as sparsity grows
+    assert star.get_xdata()[0] == 0.6
+    fig2 = views.plot_sparsity_effect(model, 0.2)
+    assert float(np.asarray(fig2.axes[1].images[0].get_array()).mean()) > 1 - frac_pruned
+    with pytest.raises(ValueError, match="sparsity"):
+        views.plot_sparsity_effect(model, 1.0)
+    with pytest.raises(KeyError, match="no prunable layer"):
+        views.plot_sparsity_effect(model, 0.5, layer="99")
+
+
+@pytest.fixture(scope="module")
+def trained():
+    from course_lib.low_power import models
+    from course_lib.low_power.data import load_digits
+
+    split = load_digits()
+    model = models.build("digits_cnn", seed=0)
+    models.train(model, split, epochs=2, seed=0, device="cpu")
+    return model.eval(), split
+
+
+def test_knobs_move_the_live_point(trained):
+    model, split = trained
+    row8, row2 = views.knob_row(model, split, "bits", 8), views.knob_row(model, split, "bits", 2)
+    assert row2["analytic_bytes"] < row8["analytic_bytes"] and row2["accuracy"] != row8["accuracy"]
+    sparse = views.knob_row(model, split, "sparsity", 0.9)
+    assert sparse["csr_bytes"] < views.knob_row(model, split, "sparsity", 0.0)["csr_bytes"]
+    low = views.knob_row(model, split, "rank", 2)
+    assert low["MACs"] < row8["MACs"] and low["params"] < row8["params"]
+    frame = _frame().assign(csr_bytes=[1000, None, 140, 600])
+    fig = views.live_point(model, split, frame, "rank", 2)
+    ax_bytes, ax_macs = fig.axes
+    stars = [c.get_offsets() for c in ax_macs.collections if c.get_label().startswith("rank")]
+    assert np.allclose(stars[0], [[low["MACs"], low["accuracy"]]])
+    fig = views.live_point(model, split, frame, "sparsity", 0.5)
+    assert fig.axes[0].get_xlabel() == "csr_bytes"
+    with pytest.raises(ValueError, match="knob"):
+        views.knob_model(model, "width", 3)
+    with pytest.raises(ValueError, match="bits"):
+        views.knob_model(model, "bits", 17)
