@@ -92,14 +92,22 @@ def typical_sentence(sentences) -> str:
     return sorted(sentences, key=len)[len(sentences) // 2]
 
 
+def quantized_cosine(tokenizer, model: nn.Module, qmodel: nn.Module, sentences=DEMO_SENTENCES) -> np.ndarray:
+    """Per-sentence cosine between the fp32 and the int8 sentence embeddings (``teachers.minilm_features``)."""
+    from course_lib.lm_compression.teachers import minilm_features
+
+    sentences = _check_sentences(sentences)
+    feats = [minilm_features(sentences, tokenizer, m, progress=False) for m in (model, qmodel)]
+    return embedding_cosine(torch.from_numpy(feats[0]), torch.from_numpy(feats[1]))
+
+
 def compare_quantized(sentences=DEMO_SENTENCES, *, tokenizer=None, model=None, repeats: int = 30,
                       warmup: int = 5, threads: int = 1) -> QuantizationPeer:
-    """Measure fp32 MiniLM against its ``quantize_dynamic`` copy in one process: serialized bytes
-    (``cost.serialized_bytes``), latency of one sentence at batch 1 (``cost.latency``: p50/p90 over ``repeats``
-    calls, ``threads`` torch threads; the sentence of median length) and the per-sentence cosine between the fp32
-    and int8 sentence embeddings (``teachers.minilm_features``). Loads MiniLM when ``model`` is not given."""
-    from course_lib import cost
-    from course_lib.lm_compression.teachers import load_minilm, minilm_features
+    """Measure fp32 MiniLM against its ``quantize_dynamic`` copy in one process: serialized bytes and batch-1
+    latency of the sentence of median length (:func:`size_speed_table`: ``cost.serialized_bytes``,
+    ``cost.latency`` p50/p90 over ``repeats`` calls at ``threads`` threads) and the per-sentence cosine of the
+    two sentence embeddings (:func:`quantized_cosine`). Loads MiniLM when ``model`` is not given."""
+    from course_lib.lm_compression.teachers import load_minilm
 
     sentences = _check_sentences(sentences)
     if tokenizer is None or model is None:
@@ -108,12 +116,53 @@ def compare_quantized(sentences=DEMO_SENTENCES, *, tokenizer=None, model=None, r
     qmodel = quantize_minilm(model)
     enc = tokenizer([typical_sentence(sentences)], return_tensors="pt")
     example = (enc["input_ids"], enc["attention_mask"])
-    rows = []
-    for name, m in (("MiniLM fp32", model), ("MiniLM dynamic int8", qmodel)):
-        lat = cost.latency(m, example, threads=threads, warmup=warmup, repeats=repeats)
-        nbytes = cost.serialized_bytes(m)
-        rows.append({"model": name, "params": cost.count_params(model), "bytes": nbytes, "MB": nbytes / 1e6,
-                     "p50 ms": lat["p50_ms"], "p90 ms": lat["p90_ms"]})
-    feats = [minilm_features(sentences, tokenizer, m, progress=False) for m in (model, qmodel)]
-    cos = embedding_cosine(torch.from_numpy(feats[0]), torch.from_numpy(feats[1]))
+    table = size_speed_table({"MiniLM fp32": (model, example), "MiniLM dynamic int8": (qmodel, example)},
+                             repeats=repeats, warmup=warmup, threads=threads)
+    rows = [{"model": name, "bytes": int(r["bytes"]), "MB": r["MB"], "p50 ms": r["p50 ms"],
+             "p90 ms": r["p90 ms"]} for name, r in table.iterrows()]
+    cos = quantized_cosine(tokenizer, model, qmodel, sentences)
     return QuantizationPeer(rows, cos, len(sentences), threads, linear_share(model), int(example[0].shape[1]))
+
+
+def size_speed_table(models: dict, *, repeats: int = 30, warmup: int = 5, threads: int = 1,
+                     reference: str | None = None):
+    """Parameters, serialized bytes and batch-1 latency (``cost.latency``: p50/p90 over ``repeats`` calls at
+    ``threads`` threads) of several models measured in one process, with ratios to ``reference`` (default: the
+    first). ``models = {name: (model, example_inputs)}``; each model's own tokenization of the same sentence."""
+    import pandas as pd
+
+    from course_lib import cost
+
+    if not models:
+        raise ValueError("size_speed_table needs at least one {name: (model, example)} entry")
+    rows = []
+    for name, entry in models.items():
+        if not (isinstance(entry, tuple) and len(entry) == 2):
+            raise TypeError(f"models[{name!r}] must be a (model, example_inputs) pair")
+        model, example = entry
+        model.eval()
+        lat = cost.latency(model, example, threads=threads, warmup=warmup, repeats=repeats)
+        nbytes = cost.serialized_bytes(model)
+        rows.append({"model": name, "params": _params(model), "bytes": nbytes, "MB": nbytes / 1e6,
+                     "tokens": int(_as_tuple(example)[0].shape[-1]), "p50 ms": lat["p50_ms"],
+                     "p90 ms": lat["p90_ms"]})
+    df = pd.DataFrame(rows).set_index("model")
+    ref = df.loc[reference] if reference is not None else df.iloc[0]
+    df["× fewer params"] = ref["params"] / df["params"]
+    df["× smaller (bytes)"] = ref["MB"] / df["MB"]
+    df["× faster (p50)"] = ref["p50 ms"] / df["p50 ms"]
+    return df
+
+
+def _as_tuple(example) -> tuple:
+    return example if isinstance(example, tuple) else (example,)
+
+
+def _params(model: nn.Module) -> int:
+    """``cost.count_params`` plus the int8 weights and biases that torch.ao's dynamic Linear keeps in packed
+    params (not ``nn.Parameter``s), so a quantized model counts the same parameters as its fp32 original."""
+    from course_lib import cost
+
+    packed = sum(m.weight().numel() + (m.bias().numel() if m.bias() is not None else 0)
+                 for m in model.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear))
+    return cost.count_params(model) + packed
