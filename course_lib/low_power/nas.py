@@ -21,6 +21,7 @@ import argparse
 import collections
 import dataclasses
 import itertools
+import json
 import time
 from collections.abc import Callable
 
@@ -320,11 +321,13 @@ def table_frame(table: dict) -> pd.DataFrame:
     return df
 
 
-def compute_table(space: SearchSpace, *, epochs: int, long_epochs: int = 0, long_archs: int = 0, seed: int = 0,
-                  path=None, device=None, progress: bool = True) -> dict:
-    """Train every architecture of ``space`` for ``epochs`` (proxy) and record MACs, parameters, validation and test
-    accuracy; ``long_archs`` of them (a seeded random subset) are also trained for ``long_epochs``. Written to
-    ``path`` after every architecture and resumed from it (a long run can be interrupted)."""
+def compute_table(space: SearchSpace, *, epochs: int, long_epochs: int = 0, long_archs: int = 0,
+                  long_budget: int | None = None, max_macs: int | None = None, seed: int = 0, path=None, device=None,
+                  progress: bool = True) -> dict:
+    """Train every architecture of ``space`` (up to ``max_macs`` MACs; cheapest first) for ``epochs`` (the proxy)
+    and record MACs, parameters, validation and test accuracy; ``long_archs`` of those within ``long_budget`` MACs
+    (a seeded random subset) are also trained for ``long_epochs``. Written to ``path`` after every architecture and
+    resumed from it, so a long run can be interrupted and the cheap (within-budget) part is complete first."""
     from tqdm.auto import tqdm
 
     from course_lib.artifacts import read_json, write_json
@@ -336,16 +339,21 @@ def compute_table(space: SearchSpace, *, epochs: int, long_epochs: int = 0, long
               "lr": 3e-3, "batch_size": 100, "data": "MNIST-1D: 3,000 train / 1,000 validation (from the 4,000 "
               "training signals, seeded) for the search; the 1,000 test signals for reporting",
               "command": "python -m course_lib.low_power.nas"}
+    config = json.loads(json.dumps(config))                 # tuples as JSON lists, as read back from the file
     table = read_json(path) if path.is_file() else {"config": config, "archs": {}}
     if table["config"] != config:
         raise ValueError(f"{path} was computed with another configuration: {table['config']}")
     split, x_test, y_test = nas_split(seed)
-    archs = space.all()
+    archs = sorted(space.all(), key=lambda a: (space.macs(a), arch_key(a)))
+    if max_macs is not None:
+        archs = [a for a in archs if space.macs(a) <= max_macs]
+    long_pool = [a for a in archs if long_budget is None or space.macs(a) <= long_budget]
     rng = np.random.default_rng(seed)
-    long_set = {arch_key(archs[int(i)]) for i in rng.choice(len(archs), size=min(long_archs, len(archs)),
-                                                           replace=False)} if long_archs else set()
-    todo = [a for a in archs if arch_key(a) not in table["archs"]
-            or (arch_key(a) in long_set and "long_val_acc" not in table["archs"][arch_key(a)])]
+    long_set = {arch_key(long_pool[int(i)]) for i in rng.choice(len(long_pool), size=min(long_archs, len(long_pool)),
+                                                                replace=False)} if long_archs else set()
+    table["long_subset"] = {"archs": sorted(long_set), "budget": long_budget}
+    todo = [a for a in archs if arch_key(a) not in table["archs"]]
+    todo += [a for a in archs if arch_key(a) in long_set and "long_val_acc" not in table["archs"].get(arch_key(a), {})]
     for arch in tqdm(todo, desc="NAS table", disable=not progress):
         k = arch_key(arch)
         row = table["archs"].get(k)
@@ -354,7 +362,7 @@ def compute_table(space: SearchSpace, *, epochs: int, long_epochs: int = 0, long
             model, val = train_arch(space, arch, split, epochs=epochs, seed=seed, device=device)
             row = {"macs": space.macs(arch), "params": count_params(model), "val_acc": val,
                    "test_acc": accuracy(model.cpu(), x_test, y_test), "seconds": time.perf_counter() - t0}
-        if k in long_set:
+        elif k in long_set:
             model, val = train_arch(space, arch, split, epochs=long_epochs, seed=seed, device=device)
             row.update(long_val_acc=val, long_test_acc=accuracy(model.cpu(), x_test, y_test))
         table["archs"][k] = row
@@ -400,17 +408,20 @@ def compare_searches(space: SearchSpace, table: dict, *, budget: int, evaluation
 
 
 def main(argv=None) -> int:
-    """Recompute the NAS table: ``python -m course_lib.low_power.nas [--epochs 5 --long-epochs 20 --long-archs 30]``."""
+    """Recompute the NAS table: ``python -m course_lib.low_power.nas [--epochs 5 --long-epochs 20 --long-archs 24
+    --long-budget 25000 --max-macs N]`` (CPU, one thread; resumes from the file)."""
     from course_lib.repro import set_threads
 
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--long-epochs", type=int, default=20)
-    ap.add_argument("--long-archs", type=int, default=30)
+    ap.add_argument("--long-archs", type=int, default=24)
+    ap.add_argument("--long-budget", type=int, default=25_000)
+    ap.add_argument("--max-macs", type=int, default=None)
     args = ap.parse_args(argv)
     set_threads()
     compute_table(SearchSpace(), epochs=args.epochs, long_epochs=args.long_epochs, long_archs=args.long_archs,
-                  device="cpu")
+                  long_budget=args.long_budget, max_macs=args.max_macs, device="cpu")
     return 0
 
 
