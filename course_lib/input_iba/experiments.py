@@ -247,7 +247,10 @@ def course_cache(preset: InputIBAPreset, path=None, *, device=None, progress: bo
     t0 = time.perf_counter()
     maps, seconds = method_maps(model, data, preset, stats=stats, progress=progress)
     rows = evaluate(model, data, maps, preset)
-    payload = {"command": COMMAND, "preset": dataclasses.asdict(preset), "cnn_test_accuracy":
+    from course_lib.input_iba.presets import inputiba_config
+
+    payload = {"command": COMMAND, "preset": dataclasses.asdict(preset),
+               "inputiba_config": dataclasses.asdict(inputiba_config(preset)), "cnn_test_accuracy":
                cached_info()["test_accuracy"], "torch": torch.__version__, "threads": torch.get_num_threads(),
                "device": str(device), "machine": f"{platform.processor() or platform.machine()}, "
                f"{os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.1f} at start",

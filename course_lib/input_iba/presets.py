@@ -54,8 +54,8 @@ PRESETS = {
     "smoke": InputIBAPreset(expected_seconds=30.0, n_images=2, gan_epochs=2, input_steps=10, live_images=2,
                             peers=("Saliency", "IntegratedGradients", "GradCAM")),
     # course: the main run (the cache): 30 images, 3 seeds of IBA/InputIBA, ablation and sanity check.
-    "course": InputIBAPreset(expected_seconds=60.0, n_images=30, seeds=(0, 1, 2), sanity_images=8,
-                             ablation_images=30, live_images=2),
+    "course": InputIBAPreset(expected_seconds=60.0, n_images=30, seeds=(0, 1, 2), sanity_images=4,
+                             ablation_images=15, live_images=2),
     # full: more images and seeds, for a GPU or a long CPU run.
     "full": InputIBAPreset(expected_seconds=1800.0, n_images=100, seeds=(0, 1, 2, 3, 4), sanity_images=30,
                            ablation_images=100, live_images=4),
