@@ -75,6 +75,9 @@ c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
 c.SimpleLocalProcessSpawner.home_dir_template = str(HOMES / "{username}")
 c.Spawner.cmd = [str(VENV_BIN / "jupyterhub-singleuser")]
 c.Spawner.args = ["--ServerApp.terminals_enabled=False", "--MappingKernelManager.default_kernel_name=python3",
+                  # a classroom has no need to install extensions or to check for JupyterLab updates online
+                  "--LabApp.extension_manager=readonly",
+                  "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
                   *(["--allow-root"] if os.getuid() == 0 else [])]
 c.Spawner.notebook_dir = "~"
 c.Spawner.default_url = "/lab/tree/notebooks/00_start_here.ipynb"

@@ -48,8 +48,7 @@ def _test_config(tmp: Path, lab_settings: Path) -> Path:
         f"load_subconfig({str(CONFIG)!r})\n"
         "c = get_config()  # noqa: F821\n"
         "c.Spawner.args = [*c.Spawner.args, '--LabApp.expose_app_in_browser=True',\n"
-        f"    '--LabApp.user_settings_dir={lab_settings}', '--LabApp.extension_manager=readonly',\n"
-        "    '--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate']\n")
+        f"    '--LabApp.user_settings_dir={lab_settings}']\n")
     return path
 
 
