@@ -70,3 +70,23 @@ def test_bad_input_gets_a_clear_error(tiny_bert):
         peers.embedding_cosine(torch.zeros(2, 3), torch.zeros(3, 3))
     with pytest.raises(TypeError, match="nn.Module"):
         peers.quantize_minilm("minilm")
+
+
+def test_size_speed_table_measures_each_model_and_its_ratios(tiny_bert):
+    _, model = tiny_bert
+    q = peers.quantize_minilm(model)
+    ids = torch.randint(0, 100, (1, 7))
+    mask = torch.ones_like(ids)
+    small = nn.Sequential(nn.Embedding(100, 4), nn.Flatten(), nn.Linear(28, 2))
+    table = peers.size_speed_table({"bert": (model, (ids, mask)), "int8": (q, (ids, mask)), "tiny": (small, ids)},
+                                   repeats=3, warmup=1)
+    assert table.loc["bert", "params"] == cost.count_params(model)
+    assert table.loc["int8", "params"] == cost.count_params(model)  # packed int8 weights are counted
+    assert table.loc["tiny", "params"] == cost.count_params(small) and table.loc["tiny", "tokens"] == 7
+    assert table.loc["bert", "MB"] == pytest.approx(cost.serialized_bytes(model) / 1e6)
+    assert table.loc["tiny", "× fewer params"] == pytest.approx(cost.count_params(model) / cost.count_params(small))
+    assert table.loc["bert", "× faster (p50)"] == 1.0
+    with pytest.raises(TypeError, match="pair"):
+        peers.size_speed_table({"bert": model})
+    with pytest.raises(ValueError, match="at least one"):
+        peers.size_speed_table({})
