@@ -1,0 +1,122 @@
+"""LM compression (Zhao et al. 2019/2021): the student against MiniLM, and quantize_dynamic(MiniLM) against MiniLM.
+
+Measured in one process, on the CPU, with one torch thread (``course_lib.cost.latency``: batch of one, warm-up,
+p50/p90 of repeated calls) on sentences of SST-2 dev (GLUE dev) when the data is present, else on built-in demo
+sentences; each model reads the sentence in its own tokenization. Bytes are serialized state dicts
+(``cost.serialized_bytes``). The goal: the student ≥ 10× faster than MiniLM at ≥ 90 % of its accuracy — the
+accuracy ratio comes from the cached course results of the series (best distilled arm over its seeds / the
+teacher probe), not from this run.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+GOAL_SPEED, GOAL_ACCURACY = 10.0, 0.90
+
+
+def _sentences(n: int) -> tuple[list[str], str]:
+    """``n`` SST-2 dev sentences at evenly spaced length quantiles, or the demo sentences without the data."""
+    from course_lib.data import DataUnavailable
+    from course_lib.lm_compression.peers import DEMO_SENTENCES
+
+    try:
+        from course_lib.lm_compression.data import load_sst2
+
+        texts = sorted(load_sst2("test").texts, key=len)
+    except (DataUnavailable, FileNotFoundError):
+        return list(DEMO_SENTENCES)[:n], "demo sentences (SST-2 not available)"
+    picks = np.linspace(0.1, 0.9, n) if n > 1 else [0.5]
+    return [texts[int(q * (len(texts) - 1))] for q in picks], f"{n} SST-2 dev sentences (length quantiles)"
+
+
+def _student():
+    """The trained course student when the series has cached one, else a fresh one of the same shape (latency and
+    bytes do not depend on the weights)."""
+    from course_lib.lm_compression import student, vocab
+
+    tok = vocab.student_tokenizer()
+    try:
+        from course_lib.lm_compression import experiments
+
+        model = experiments.load_demo_student()
+        return tok, model, "cached course student"
+    except (ImportError, AttributeError, FileNotFoundError):
+        return tok, student.Encoder(student.student_config(tok.get_vocab_size())), "untrained student (same shape)"
+
+
+def accuracy_ratio() -> tuple[float | None, str]:
+    """Best distilled arm's mean SST-2 dev accuracy over its seeds / the teacher probe's, from the cached course
+    results (None with the reason when they are not there)."""
+    try:
+        from course_lib.lm_compression import experiments
+
+        df = experiments.results_frame()
+        teacher = experiments.teacher_accuracy()
+    except (ImportError, AttributeError, FileNotFoundError) as exc:
+        return None, f"no cached course results ({type(exc).__name__}: {str(exc)[:120]})"
+    means = df[df["arm"] != "scratch"].groupby("arm")["accuracy"].mean()
+    best = means.idxmax()
+    seeds = int((df["arm"] == best).sum())
+    return float(means[best] / teacher), (f"best distilled arm `{best}` {means[best]:.2f} (mean of {seeds} seeds) "
+                                          f"/ teacher probe {teacher:.2f}")
+
+
+def main(quick: bool = False) -> str:
+    import torch
+
+    from course_lib.lm_compression import mixing, peers, teachers
+
+    before = torch.get_num_threads()
+    repeats = 10 if quick else 60
+    sentences, where = _sentences(3 if quick else 7)
+    tok, minilm = teachers.load_minilm(device="cpu")
+    qminilm = peers.quantize_minilm(minilm)
+    s_tok, small, student_kind = _student()
+    small = small.cpu().eval()
+    tables = []
+    for s in sentences:
+        enc = tok([s], return_tensors="pt")
+        ex = (enc["input_ids"], enc["attention_mask"])
+        tables.append(peers.size_speed_table({"MiniLM fp32": (minilm, ex), "MiniLM dynamic int8": (qminilm, ex),
+                                              "student": (small, mixing.encode_student(s_tok, [s]))},
+                                             repeats=repeats, warmup=3, threads=1))
+    cosine = peers.quantized_cosine(tok, minilm, qminilm, sentences)
+    torch.set_num_threads(before)
+    p50 = np.array([[t.loc[m, "p50 ms"] for m in tables[0].index] for t in tables])  # sentences × models
+    speed = p50[:, 0:1] / p50  # per-sentence ratio MiniLM / model
+    first = tables[0]
+    lines = ["### lm_compression: per-sentence latency and bytes, CPU, 1 thread", "",
+             f"Sentences: {where}; {repeats} timed calls per sentence and model; student: {student_kind}.", "",
+             "| model | params | MB | p50 ms (median over sentences) | × smaller (bytes) vs MiniLM | "
+             "× faster (p50), median [min–max] over sentences |", "|---|---|---|---|---|---|"]
+    for j, name in enumerate(first.index):
+        lines.append(f"| {name} | {first.loc[name, 'params']:,} | {first.loc[name, 'MB']:.2f} | "
+                     f"{np.median(p50[:, j]):.2f} | {first.loc[name, '× smaller (bytes)']:.2f} | "
+                     f"{np.median(speed[:, j]):.2f} [{speed[:, j].min():.2f}–{speed[:, j].max():.2f}] |")
+    lines += ["", f"int8 vs fp32 MiniLM sentence-embedding cosine: mean {cosine.mean():.4f}, min {cosine.min():.4f} "
+              f"({len(cosine)} sentences)."]
+    student_speed = float(np.median(speed[:, list(first.index).index("student")]))
+    ratio, how = accuracy_ratio()
+    fast = student_speed >= GOAL_SPEED
+    if ratio is None:
+        verdict = (f"speed {'met' if fast else 'NOT met'} ({student_speed:.1f}× ≥ {GOAL_SPEED:.0f}×?); accuracy "
+                   f"not assessed: {how}")
+    else:
+        good = ratio >= GOAL_ACCURACY
+        verdict = (f"{'MET' if fast and good else 'NOT MET'}: student {student_speed:.1f}× faster than MiniLM "
+                   f"(goal ≥ {GOAL_SPEED:.0f}×, {'met' if fast else 'not met'}) at {ratio:.1%} of its accuracy "
+                   f"(goal ≥ {GOAL_ACCURACY:.0%}, {'met' if good else 'not met'}; {how})")
+    lines += ["", f"**Goal (student ≥ {GOAL_SPEED:.0f}× faster at ≥ {GOAL_ACCURACY:.0%} of MiniLM's accuracy):** "
+              + verdict, ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    print(main(parser.parse_args().quick))
