@@ -52,7 +52,8 @@ def _front_reference(costs, accuracy):
 
     from course_lib.cost import pareto_front
 
-    return pareto_front(pd.DataFrame({"cost": costs, "accuracy": accuracy}), "cost", "accuracy").to_numpy()
+    front = pareto_front(pd.DataFrame({"cost": costs, "accuracy": accuracy}), "cost", "accuracy")
+    return front.to_numpy().astype(float)   # 1.0 / 0.0: compared with the learner's booleans
 
 
 def _course_table():
