@@ -85,7 +85,14 @@ def count_params(model: nn.Module) -> int:
 def count_nonzero(model: nn.Module) -> int:
     """Non-zero parameters, ``Σ nnz(p)`` — what unstructured pruning changes (tensor shapes stay the same)."""
     _check_model(model)
-    return int(sum(int(torch.count_nonzero(p.detach())) for p in model.parameters()))
+    return int(sum(_nnz(p.detach()) for p in model.parameters()))
+
+
+def _nnz(p: torch.Tensor) -> int:
+    try:
+        return int(torch.count_nonzero(p))
+    except NotImplementedError:  # a quantized tensor subclass (torchao) without count_nonzero: look at its values
+        return int(torch.count_nonzero(p.dequantize())) if hasattr(p, "dequantize") else p.numel()
 
 
 # ------------------------------------------------------------------------------------------------- bytes
@@ -111,8 +118,8 @@ def analytic_bytes(model: nn.Module, weight_bits=32, *, other_bits=32, per_chann
     each quantized tensor at its own element size plus its scales (see :func:`_state_dict_analytic`)."""
     _check_model(model)
     wb, ob = _bits(weight_bits), _bits(other_bits)
-    if not any(True for _ in model.parameters()):
-        return _state_dict_analytic(model.state_dict())
+    if not any(True for _ in model.parameters()) or _has_torch_ao(model):
+        return _state_dict_analytic(model.state_dict())  # torch.ao int8 modules: weights in packed params
     total = 0
     for module in model.modules():
         for name, p in list(module.named_parameters(recurse=False)) + list(module.named_buffers(recurse=False)):
@@ -323,7 +330,7 @@ def measure(model: nn.Module, data, *, name: str = "", weight_bits=32, example=N
     row = {"model": name, "accuracy": _accuracy(model, data), "params": count_params(model),
            "nnz": count_nonzero(model), "analytic_bytes": analytic_bytes(model, weight_bits),
            "serialized_bytes": serialized_bytes(model), "MACs": count_macs(model, example)}
-    if not row["params"]:  # a torch.ao int8 model: its weights live in packed params, count them from the state
+    if _has_torch_ao(model):  # a torch.ao int8 model: its weights live in packed params, count them from the state
         row["params"] = row["nnz"] = _quantized_numel(model)
     if timing:
         lat = latency(model, example, threads=threads, repeats=repeats)
@@ -331,9 +338,15 @@ def measure(model: nn.Module, data, *, name: str = "", weight_bits=32, example=N
     return row
 
 
+def _has_torch_ao(model: nn.Module) -> bool:
+    return any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in model.modules())
+
+
 def _quantized_numel(model: nn.Module) -> int:
     total = 0
-    for value in model.state_dict().values():
+    for key, value in model.state_dict().items():
+        if key.endswith(("scale", "zero_point")):
+            continue
         items = value if isinstance(value, tuple) else (value,)
         total += sum(v.numel() for v in items if isinstance(v, torch.Tensor) and v.dim() > 0)
     return total

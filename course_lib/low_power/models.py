@@ -136,6 +136,7 @@ def train(model: nn.Module, split: Split, *, epochs: int, lr: float = 3e-3, batc
 
 
 # ---------------------------------------------------------------------------------------- cached baselines
+# (committed: seeds 0-2 of every model except mnist_cnn, seed 0 only — 420 kB each)
 @dataclasses.dataclass(frozen=True)
 class Recipe:
     """How a cached baseline is trained."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from course_lib import Preset
+from course_lib.low_power.distillation import KDRecipe
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -28,10 +29,33 @@ class LowPowerPreset(Preset):
     finetune_lr: float = 1e-3
     structured_ratio: float = 0.5
     gradual_epochs: int = 0                 # 0 = skip the gradual-schedule run
-    latency_repeats: int = 100
+    latency_repeats: int = 50
     mnist_check: bool = True                # PTQ int8 of the MNIST t10k CNN (registry data)
     # --- factorization / NAS / distillation ---
-    # (H4 adds its fields here)
+    separable_epochs: int = 5               # fine-tuning after the SVD-initialised depthwise-separable swap
+    svd_ranks: tuple[int, ...] = (32, 16, 8, 4)   # ranks of the digits CNN's FC 512→64, without fine-tuning
+    svd_energy: float = 0.9                 # spectral energy kept by the fine-tuned factorisation
+    svd_finetune_epochs: int = 3
+    nas_budget: int = 25_000                # MACs per sample: a hard constraint
+    nas_evaluations: int = 20               # per search, the same for random search and evolution
+    nas_population: int = 8                 # regularised evolution (Real et al. 2019): population, tournament
+    nas_sample: int = 3
+    nas_seeds: tuple[int, ...] = (0, 1, 2)
+    nas_more_seeds: int = 100               # searches on the table are look-ups: their spread over many seeds
+    nas_live_archs: int = 2                 # architectures the notebook trains live, for nas_live_epochs
+    nas_live_epochs: int = 1
+    kd_seeds: tuple[int, ...] = (0, 1, 2)
+    kd_per_class: int = 10                  # labelled digits per class in the transfer-set experiment
+    kd_label_only: KDRecipe = KDRecipe(epochs=200, batch_size=20)
+    kd_transfer: KDRecipe = KDRecipe(epochs=60, temperature=4.0, alpha=0.5)
+    kd_full_ce: KDRecipe = KDRecipe(epochs=60)          # the digits_mlp baseline's recipe
+    kd_full_label: tuple[tuple[str, KDRecipe], ...] = (
+        ("kd_T4_a0.5", KDRecipe(epochs=60, temperature=4.0, alpha=0.5)),
+        ("kd_T2_a0.5", KDRecipe(epochs=60, temperature=2.0, alpha=0.5)),
+        ("kd_T4_a0.9", KDRecipe(epochs=60, temperature=4.0, alpha=0.9)))
+    kd_mnist1d_ce: KDRecipe = KDRecipe(epochs=100, lr=1e-3, batch_size=100)
+    kd_mnist1d: KDRecipe = KDRecipe(epochs=100, lr=1e-3, batch_size=100, temperature=4.0, alpha=0.5)
+    kd_recompute: bool = False              # False: read data/low_power/kd_results.json (the committed course run)
 
 
 PRESETS = {

@@ -294,3 +294,77 @@ def torch_pruning_channels(model: nn.Sequential, ratio: float, example: torch.Te
                                        pruning_ratio=ratio, ignored_layers=[last])
     pruner.step()
     return model
+
+
+# --------------------------------------------------------------------------------------------------- study
+def study(preset, *, device=None, progress: bool = False) -> dict:
+    """Every pruning measurement of notebook 2 and of the claims on ``preset.model``'s cached baselines: global
+    magnitude masks beside ``torch.nn.utils.prune`` (mask equality), fine-tuning at each sparsity, file sizes
+    (dense with masks, CSR), the save/load round trip after ``prune.remove``, structured removal beside
+    ``torch-pruning`` (params, MACs, accuracy after the same fine-tuning) and the gradual schedule."""
+    import pandas as pd
+
+    from course_lib import cost
+    from course_lib.low_power.data import load
+    from course_lib.low_power.models import DATASET_OF, accuracy, baseline, build, train
+
+    split = load(DATASET_OF[preset.model])
+    x, y, ex = split.x_test, split.y_test, split.example()
+    mask_rows, ft_rows, struct_rows = [], [], []
+    for seed in preset.seeds:
+        model = baseline(preset.model, seed, device="cpu")
+        n = sum(m.weight.numel() for _, m in prunable(model))
+        for s in preset.sparsities:
+            pruned, masks = prune_magnitude(model, s)
+            peer, peer_masks = torch_global_l1(model, s)
+            fresh = save_load_roundtrip(peer, build(preset.model))
+            mask_rows.append({
+                "seed": seed, "sparsity": s, "accuracy": accuracy(pruned, x, y),
+                "zeros": sum(int((m.weight == 0).sum()) for _, m in prunable(pruned)), "target": round(s * n),
+                "mask_differences": sum(int((masks[k] != peer_masks[k]).sum()) for k in masks),
+                "dense_bytes": cost.serialized_bytes(model), "masked_bytes": cost.serialized_bytes(pruned),
+                "csr_bytes": cost.serialized_bytes(to_csr_state(pruned)),
+                "csr_analytic": cost.model_csr_bytes(pruned),
+                "roundtrip_ok": float(all(torch.equal(v, fresh.state_dict()[k]) for k, v in peer.state_dict().items())
+                                      and not any(k.endswith(("_orig", "_mask")) for k in peer.state_dict()))})
+    for seed in preset.train_seeds:
+        model = baseline(preset.model, seed, device="cpu")
+        fp32 = accuracy(model, x, y)
+        for s in preset.sparsities:
+            pruned, masks = prune_magnitude(model, s)
+            before = accuracy(pruned, x, y)
+            fine_tune(pruned, masks, split, epochs=preset.finetune_epochs, lr=preset.finetune_lr, seed=seed,
+                      device=device, progress=progress)
+            pruned.cpu()
+            ft_rows.append({"seed": seed, "sparsity": s, "fp32": fp32, "pruned": before,
+                            "fine_tuned": accuracy(pruned, x, y), "drop": fp32 - accuracy(pruned, x, y),
+                            "sparsity_after": weight_sparsity(pruned)})
+        ours = prune_channels(model, preset.structured_ratio)
+        peer = torch_pruning_channels(model, preset.structured_ratio, ex)
+        row = {"seed": seed, "fp32": fp32}
+        for name, m in (("ours", ours), ("torch-pruning", peer)):
+            row[f"{name}_pruned"] = accuracy(m, x, y)
+            train(m, split, epochs=preset.finetune_epochs, lr=preset.finetune_lr, seed=seed, device=device,
+                  progress=progress)
+            m.cpu()
+            row[f"{name}_fine_tuned"] = accuracy(m, x, y)
+            row[f"{name}_params_ratio"] = cost.count_params(m) / cost.count_params(model)
+            row[f"{name}_macs_ratio"] = cost.count_macs(m, ex) / cost.count_macs(model, ex)
+        row["drop"] = fp32 - row["ours_fine_tuned"]
+        if seed == preset.train_seeds[0]:
+            row["latency_ratio"] = (cost.latency(ours, ex, repeats=preset.latency_repeats)["p50_ms"]
+                                    / cost.latency(model, ex, repeats=preset.latency_repeats)["p50_ms"])
+            structured = {"dense": model, "structured": ours}
+        struct_rows.append(row)
+    out = {"masks": pd.DataFrame(mask_rows), "fine_tune": pd.DataFrame(ft_rows),
+           "structured": pd.DataFrame(struct_rows), "structured_models": structured, "split": split}
+    if preset.gradual_epochs:
+        final = max(preset.sparsities)
+        model = baseline(preset.model, preset.train_seeds[0], device="cpu")
+        g, _, hist, trace = gradual_prune(model, split, final, epochs=preset.gradual_epochs, device=device,
+                                          progress=progress)
+        oneshot, masks = prune_magnitude(model, final)
+        fine_tune(oneshot, masks, split, epochs=preset.gradual_epochs, lr=preset.finetune_lr, device=device)
+        out["gradual"] = {"sparsity": final, "gradual": accuracy(g.cpu(), x, y),
+                          "one_shot_fine_tuned": accuracy(oneshot.cpu(), x, y), "trace": trace}
+    return out

@@ -113,18 +113,24 @@ def observe(x: torch.Tensor, bits: int, *, observer: str = "minmax", symmetric: 
         lo = torch.quantile(flat, 1 - percentile / 100, dim=-1)
         hi = torch.quantile(flat, percentile / 100, dim=-1)
     elif observer == "mse":
-        best_err, best = None, None
-        for alpha in torch.linspace(0.1, 1.0, as_int("grid", grid, minimum=1)):
-            s, z = qparams(lo * alpha, hi * alpha, bits, symmetric=symmetric, reduce_range=reduce_range)
-            err = (fake_quantize(x, s, z, bits, symmetric=symmetric, axis=axis, reduce_range=reduce_range)
-                   - x).pow(2)
-            err = _reduce(err, axis, lambda t: t.mean(0) if axis is not None else t.mean())
-            if best_err is None:
-                best_err, best = err, torch.full_like(err, float(alpha))
-            else:
-                better = err < best_err
-                best_err = torch.where(better, err, best_err)
-                best = torch.where(better, torch.full_like(err, float(alpha)), best)
+        #: MSE observer: try the ranges $\alpha\,[\mathrm{lo}, \mathrm{hi}]$ for a grid of $\alpha$ at once
+        #: (one broadcast over the grid) and keep, per channel, the one with the least $\|x - \hat x\|^2$.
+        g = as_int("grid", grid, minimum=1)
+        alphas = torch.linspace(0.1, 1.0, g).reshape(-1, *([1] * lo.dim()))
+        sc, zp = qparams(lo * alphas, hi * alphas, bits, symmetric=symmetric, reduce_range=reduce_range)
+        shape = [g] + [1] * x.dim()
+        if axis is not None:
+            shape[axis + 1] = -1
+        sc, zp = sc.reshape(shape), zp.reshape(shape).to(x.dtype)
+        qmin, qmax = qrange(bits, symmetric=symmetric, reduce_range=reduce_range)
+        err = (sc * (torch.clamp(torch.round(x / sc) + zp, qmin, qmax) - zp) - x).pow(2)
+        if axis is None:
+            err = err.reshape(g, -1).mean(1)
+        else:
+            err = err.transpose(1, axis + 1).reshape(g, x.shape[axis], -1).mean(2)
+        best = alphas.reshape(g, *([1] * lo.dim()))[err.argmin(0), ...] if axis is None else \
+            torch.linspace(0.1, 1.0, g)[err.argmin(0)]
+        best = best.reshape(lo.shape)
         lo, hi = lo * best, hi * best
     return lo, hi
 
@@ -132,6 +138,7 @@ def observe(x: torch.Tensor, bits: int, *, observer: str = "minmax", symmetric: 
 def quantize_tensor(x: torch.Tensor, bits: int, *, observer: str = "minmax", symmetric: bool = True,
                     per_channel: bool = True) -> torch.Tensor:
     """``x`` fake-quantised at ``bits`` with the range an observer picks (per output channel = axis 0)."""
+    check_bits(bits)
     axis = 0 if per_channel and x.dim() > 1 else None
     if symmetric and bits == 1:  # sign × mean |x| per channel: the L2-optimal binary scale (Rastegari 2016)
         s = _reduce(x.detach().abs(), axis, lambda t: t.mean(0) if axis is not None else t.mean())
@@ -302,32 +309,49 @@ class _ClippedSTE(torch.autograd.Function):
         return grad * inside, None, None, None, None, None
 
 
-def ste_quantize(w: torch.Tensor, bits: int, *, observer: str = "mse", symmetric: bool = True,
-                 axis: int | None = 0, grid: int = 10) -> torch.Tensor:
-    """Fake-quantise ``w`` in the forward pass with a **clipped straight-through** gradient: ``∂L/∂w = ∂L/∂ŵ`` where
-    ``w`` is inside the clipping range, 0 outside (the range re-observed from the current weights each call)."""
+def ste_range(w: torch.Tensor, bits: int, *, observer: str = "mse", symmetric: bool = True, axis: int | None = 0,
+              grid: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scale and zero point for :func:`ste_quantize` from the current weights (1 bit: ``mean |w|`` per channel)."""
     check_bits(bits)
     if symmetric and bits == 1:
         s = _reduce(w.detach().abs(), axis, lambda t: t.mean(0) if axis is not None else t.mean())
-        z = torch.zeros_like(s, dtype=torch.int64)
-    else:
-        lo, hi = observe(w, bits, observer=observer, symmetric=symmetric, axis=axis, grid=grid)
-        s, z = qparams(lo, hi, bits, symmetric=symmetric)
+        return s, torch.zeros_like(s, dtype=torch.int64)
+    lo, hi = observe(w, bits, observer=observer, symmetric=symmetric, axis=axis, grid=grid)
+    return qparams(lo, hi, bits, symmetric=symmetric)
+
+
+def ste_quantize(w: torch.Tensor, bits: int, scale=None, zero_point=None, *, observer: str = "mse",
+                 symmetric: bool = True, axis: int | None = 0) -> torch.Tensor:
+    """Fake-quantise ``w`` in the forward pass with a **clipped straight-through** gradient: ``∂L/∂w = ∂L/∂ŵ`` where
+    ``w`` is inside the clipping range, 0 outside. ``scale``/``zero_point`` default to :func:`ste_range` of ``w``."""
+    check_bits(bits)
+    if scale is None:
+        scale, zero_point = ste_range(w, bits, observer=observer, symmetric=symmetric, axis=axis)
     #: The forward pass sees the quantised weight $\hat w$; the backward pass copies the gradient straight
     #: through, $\partial L/\partial w \approx \partial L/\partial \hat w \cdot \mathbb{1}[w \in \text{range}]$
     #: (rounding has zero gradient almost everywhere, so the true derivative would stop learning).
-    return _ClippedSTE.apply(w, s, z, bits, symmetric, axis)
+    return _ClippedSTE.apply(w, scale, zero_point, bits, symmetric, axis)
 
 
 class QATWrap(nn.Module):
-    """A Linear/Conv whose weight passes through :func:`ste_quantize` in every forward pass (weight-only QAT)."""
+    """A Linear/Conv whose weight passes through :func:`ste_quantize` in every forward pass (weight-only QAT). The
+    range is re-observed every ``refresh`` training calls and held in between, so weights that drift outside it
+    are clipped (and get no gradient) until the next refresh."""
 
-    def __init__(self, layer: nn.Module, bits: int, observer: str = "mse"):
+    def __init__(self, layer: nn.Module, bits: int, observer: str = "mse", refresh: int = 10):
         super().__init__()
         self.layer, self.bits, self.observer = layer, check_bits(bits), observer
+        self.refresh, self.calls = as_int("refresh", refresh, minimum=1), 0
+        scale, zero = ste_range(layer.weight, bits, observer=observer)
+        self.register_buffer("scale", scale)
+        self.register_buffer("zero_point", zero)
 
     def forward(self, x):
-        w = ste_quantize(self.layer.weight, self.bits, observer=self.observer)
+        if self.training:
+            if self.calls % self.refresh == 0:
+                self.scale, self.zero_point = ste_range(self.layer.weight, self.bits, observer=self.observer)
+            self.calls += 1
+        w = ste_quantize(self.layer.weight, self.bits, self.scale, self.zero_point)
         if isinstance(self.layer, nn.Linear):
             return F.linear(x, w, self.layer.bias)
         return self.layer._conv_forward(x, w, self.layer.bias)
@@ -351,7 +375,7 @@ def qat(model: nn.Sequential, split, bits: int, *, epochs: int, lr: float = 1e-3
     with torch.no_grad():
         for m in wrapped:
             if isinstance(m, QATWrap):
-                m.layer.weight.copy_(ste_quantize(m.layer.weight, bits, observer=observer))  # as trained
+                m.layer.weight.copy_(ste_quantize(m.layer.weight, bits, m.scale, m.zero_point))  # as evaluated
     return out.eval(), hist
 
 
@@ -434,3 +458,80 @@ def torchao_int8(model: nn.Module):
             return m
     except Exception as exc:  # torchao's CPU support varies by version: report, do not crash the notebook
         raise RuntimeError(f"torchao int8 did not run on this CPU: {type(exc).__name__}: {exc}") from exc
+
+
+# --------------------------------------------------------------------------------------------------- study
+def study(preset, *, device=None, progress: bool = False) -> dict:
+    """Every quantisation measurement of notebook 1 and of the claims, on ``preset.model``'s cached baselines:
+    weight-only PTQ sweep (min/max and MSE observers), PTQ int8 with calibrated activations as a real int8 model
+    (x86 kernels) beside ``torch.ao`` static / dynamic and torchao, bytes, latency and QAT. Returns plain data:
+    ``{"sweep": DataFrame, "int8": DataFrame (per seed), "peers": DataFrame, "qat": DataFrame, ...}``."""
+    import pandas as pd
+
+    from course_lib import cost
+    from course_lib.low_power.data import load
+    from course_lib.low_power.models import DATASET_OF, accuracy, baseline
+
+    split = load(DATASET_OF[preset.model])
+    x, y = split.x_test, split.y_test
+    sweep, int8_rows, peers = [], [], []
+    for seed in preset.seeds:
+        model = baseline(preset.model, seed, device="cpu")
+        fp32 = accuracy(model, x, y)
+        for bits in preset.weight_bits:
+            for obs in ("minmax", "mse"):
+                acc = accuracy(quantize_weights(model, bits, observer=obs), x, y)
+                sweep.append({"seed": seed, "bits": bits, "observer": obs, "fp32": fp32, "accuracy": acc,
+                              "drop": fp32 - acc, "analytic_bytes": cost.analytic_bytes(model, bits),
+                              "serialized_bytes": cost.serialized_bytes(pack_state(model, bits))})
+        calib = split.x_train[: preset.calib_samples]
+        sim = ptq(model, calib, 8)
+        real = to_int8(sim)
+        ao = torch_ao_static(model, calib)
+        acc_real, acc_ao = accuracy(real, x, y), accuracy(ao, x, y)
+        with torch.no_grad():
+            same = float((real(x).argmax(1) == ao(x).argmax(1)).float().mean())
+        int8_rows.append({"seed": seed, "fp32": fp32, "sim_int8": accuracy(sim, x, y), "real_int8": acc_real,
+                          "torch_ao_static": acc_ao, "same_prediction_vs_ao": 100 * same,
+                          "drop": fp32 - acc_real,
+                          "analytic_ratio": cost.analytic_bytes(model) / cost.analytic_bytes(model, 8),
+                          "serialized_ratio": cost.serialized_bytes(model) / cost.serialized_bytes(real),
+                          "ao_serialized_ratio": cost.serialized_bytes(model) / cost.serialized_bytes(ao)})
+        if seed == preset.seeds[0]:
+            candidates = {"fp32": (model, 32), "ours int8 (x86 kernels)": (real, 8),
+                          "torch.ao static int8": (ao, 8), "torch.ao dynamic int8": (torch_ao_dynamic(model), 32)}
+            try:
+                candidates["torchao int8 dyn-act"] = (torchao_int8(model), 32)
+            except RuntimeError as exc:
+                print(exc)
+            peers_df = cost.table(candidates, (x, y), example=split.example(), repeats=preset.latency_repeats)
+            if "torchao int8 dyn-act" in peers_df.index:  # weights are torchao tensor subclasses: no analytic count
+                peers_df.loc["torchao int8 dyn-act", "analytic_bytes"] = float("nan")
+            peers_df["energy_proxy_uJ"] = [
+                cost.energy_proxy(int(r.MACs), int(r.serialized_bytes),
+                                  dtype="int8" if "static" in n or "x86" in n else "fp32")["proxy_uJ"]
+                for n, r in peers_df.iterrows()]
+            peers.append(peers_df)
+    qat_rows = []
+    for seed in preset.train_seeds:
+        model = baseline(preset.model, seed, device="cpu")
+        for bits in preset.qat_bits:
+            qmodel, hist = qat(model, split, bits, epochs=preset.qat_epochs, lr=preset.qat_lr, seed=seed,
+                               device=device, progress=progress)
+            qat_rows.append({"seed": seed, "bits": bits, "ptq_minmax": accuracy(quantize_weights(model, bits), x, y),
+                             "qat": accuracy(qmodel.cpu(), x, y), "seconds": float(hist["seconds"].sum())})
+    return {"sweep": pd.DataFrame(sweep), "int8": pd.DataFrame(int8_rows), "peers": peers[0],
+            "qat": pd.DataFrame(qat_rows), "split": split}
+
+
+def mnist_int8(calib_samples: int = 256) -> dict:
+    """PTQ int8 (real int8 kernels) of the cached MNIST t10k CNN on the registry's MNIST test split: fp32 and int8
+    accuracy and the drop. Raises ``DataUnavailable`` when the registry data is missing."""
+    from course_lib.low_power.data import load_mnist
+    from course_lib.low_power.models import accuracy, baseline
+
+    split = load_mnist()
+    model = baseline("mnist_cnn", 0, device="cpu")
+    real = to_int8(ptq(model, split.x_train[:calib_samples], 8))
+    fp32, q = accuracy(model, split.x_test, split.y_test), accuracy(real, split.x_test, split.y_test)
+    return {"fp32": fp32, "int8": q, "drop": fp32 - q}
