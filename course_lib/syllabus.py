@@ -67,6 +67,15 @@ SERIES = {s.key: s for s in (
                 "check, side by side with Captum's methods"),
                ("convolutional networks and backpropagation", "KL divergence between Gaussians",
                 "GANs (Wasserstein critic)")),
+    SeriesInfo("low_power",
+               ("measure a model the way a low-power device sees it: accuracy, parameters, non-zeros, analytic and "
+                "serialized bytes, MACs, latency and an energy proxy",
+                "derive uniform quantization (error Δ²/12, observers, straight-through estimator), run a real int8 "
+                "model, and prune by magnitude, gradually and by whole channels",
+                "factorize layers (SVD, depthwise-separable), search architectures under a MAC budget, distil a "
+                "small student, and compare every technique on one Pareto plot beside the library peers"),
+               ("convolutional networks and training with Adam", "floating-point and integer number formats",
+                "singular value decomposition (for the factorization notebook)")),
     SeriesInfo("lm_compression",
                ("count why the word-embedding table dominates a small BERT and shrink it with a student vocabulary",
                 "build mixed-vocabulary sequences and derive dual training and the shared weight projections",
