@@ -318,6 +318,63 @@ def summary(df: pd.DataFrame, cols) -> dict[str, tuple[float, float]]:
     return {c: (float(df[c].mean()), float(df[c].std(ddof=1)) if len(df) > 1 else 0.0) for c in cols}
 
 
+# ------------------------------------------------------------------------------------------ the series' study
+def study(preset, device=None, progress: bool = False) -> dict:
+    """Notebook 5's measurements: the three experiments over ``preset.kd_seeds``, read from the committed course
+    run (``data/low_power/kd_results.json``) unless ``preset.kd_recompute``; the closed-form gradient check."""
+    g = torch.Generator().manual_seed(0)
+    s, t = 3 * torch.randn(64, 10, generator=g, dtype=torch.float64), 3 * torch.randn(64, 10, generator=g,
+                                                                                      dtype=torch.float64)
+    grad_err = 0.0
+    for temperature in (1.0, 2.0, 4.0, 8.0):
+        leaf = s.clone().requires_grad_()
+        kd_loss(leaf, t, None, temperature=temperature).backward()
+        grad_err = max(grad_err, float((leaf.grad - kd_gradient(s, t, temperature)).abs().max()))
+    out = {"gradient_error": grad_err, "cached": not preset.kd_recompute}
+    if preset.kd_recompute:
+        out["transfer"] = transfer_set_experiment(preset.kd_seeds, per_class=preset.kd_per_class,
+                                                  label_only=preset.kd_label_only, kd=preset.kd_transfer,
+                                                  device=device, progress=progress)
+        out["full_label"] = full_label_experiment(preset.kd_seeds, ce=preset.kd_full_ce,
+                                                  kds=dict(preset.kd_full_label), device=device, progress=progress)
+        out["mnist1d"] = capacity_gap_experiment(preset.kd_seeds, ce=preset.kd_mnist1d_ce, kd=preset.kd_mnist1d,
+                                                 device=device, progress=progress)
+    else:
+        res = load_results()
+        for part in ("transfer", "full_label", "mnist1d"):
+            out[part] = frame(res, part)
+    return out
+
+
+def record(ledger, k: dict) -> None:
+    """Record notebook 5's claims from :func:`study`'s result."""
+    from course_lib.claims import artifact, generated
+
+    def src(description):
+        return artifact(results_path()) if k["cached"] else generated(description)
+
+    digits_src = src("scikit-learn digits (bundled with scikit-learn)")
+    ledger.record("lp.kd_gradient", k["gradient_error"], "T = 1, 2, 4, 8; 64×10 random logits",
+                  source=generated("random logits"))
+    fl, tr, m1 = k["full_label"], k["transfer"], k["mnist1d"]
+    kd_cols = [c for c in fl.columns if c.startswith("kd_")]
+    per_seed = lambda s: ", ".join(f"{v:+.2f}" for v in s)  # noqa: E731
+    ledger.record("lp.kd_ce_student_works", float(fl["ce"].mean()),
+                  f"{len(fl)} seeds: {', '.join(f'{v:.2f}' for v in fl['ce'])}", source=digits_src)
+    ledger.record("lp.kd_transfer", float(tr["gain"].mean()),
+                  f"label-only {tr['label_only'].mean():.2f} ± {tr['label_only'].std():.2f} → KD "
+                  f"{tr['kd_transfer'].mean():.2f} ± {tr['kd_transfer'].std():.2f}; per seed {per_seed(tr['gain'])}",
+                  source=digits_src)
+    ledger.record("lp.kd_mnist1d", float(m1["gain"].mean()),
+                  f"CE {m1['ce'].mean():.2f} ± {m1['ce'].std():.2f} → KD {m1['kd'].mean():.2f} ± "
+                  f"{m1['kd'].std():.2f}; per seed {per_seed(m1['gain'])}",
+                  source=src("MNIST-1D (mnist1d generator, default arguments)"))
+    best = max(kd_cols, key=lambda c: fl[c].mean())
+    ledger.record("lp.kd_full_label", float(fl[best].mean() - fl["ce"].mean()),
+                  "; ".join(f"{c}: {fl[c].mean() - fl['ce'].mean():+.2f}" for c in kd_cols) + " (best shown)",
+                  source=digits_src)
+
+
 if __name__ == "__main__":
     raise SystemExit(main())
 

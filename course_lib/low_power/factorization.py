@@ -272,3 +272,117 @@ def factorize_model(model: nn.Module, names=None, *, rank: int | None = None, en
 def ranks_of(model: nn.Module) -> dict[str, tuple[int, float]]:
     """``{name: (rank, captured energy)}`` of every :class:`LowRank` layer in ``model``."""
     return {n: (m.rank, m.energy) for n, m in model.named_modules() if isinstance(m, LowRank)}
+
+
+# ------------------------------------------------------------------------------------------ the series' study
+SEPARABLE_CONFIGS = ((16, 32, 3, (8, 8)), (1, 16, 3, (8, 8)), (3, 64, 3, (16, 16)), (32, 64, 5, (12, 12)),
+                     (16, 16, 5, (40,)), (8, 24, 3, (20,)))   # (C_in, C_out, K, input size): 2-D and 1-D
+
+
+def _frob_gap(w: torch.Tensor, ranks, competitors: int = 100, seed: int = 0) -> float:
+    """Eckart–Young on ``w`` (float64): max over ``ranks`` of the relative gap between ``‖W − W_r‖²_F`` and
+    ``Σ_{i>r} σ_i²``, and of how much better (> 0) a random rank-r matrix or ``torch.svd_lowrank`` does."""
+    w = w.detach().double()
+    s = torch.linalg.svdvals(w)
+    norm = torch.linalg.matrix_norm(w)
+    g = torch.Generator().manual_seed(seed)
+    worst = 0.0
+    for r in ranks:
+        err = torch.linalg.matrix_norm(w - low_rank_approximation(w, r))
+        worst = max(worst, abs(float(err ** 2 - s[r:].square().sum())) / float(norm ** 2))
+        u, sv, v = torch.svd_lowrank(w, q=r, niter=2)
+        others = [torch.linalg.matrix_norm(w - (u * sv) @ v.T)]
+        for _ in range(competitors):
+            a = torch.randn(w.shape[0], r, generator=g, dtype=w.dtype)
+            b = torch.linalg.lstsq(a, w).solution             # the best B for a random A: a strong competitor
+            others.append(torch.linalg.matrix_norm(w - a @ b))
+        worst = max(worst, float(err - min(others)) / float(norm))
+    return worst
+
+
+def study(preset, device=None, progress: bool = False) -> dict:
+    """Notebook 3's measurements on the digits CNN baselines (``preset.train_seeds``): the separable MAC ratio on
+    generated layers; the SVD-initialised separable swap of the 16→32 convolution, fine-tuned; the rank curve of
+    the FC 512→64 layer without fine-tuning, and the energy-chosen rank fine-tuned. Returns DataFrames."""
+    import pandas as pd
+
+    from course_lib import cost
+    from course_lib.low_power.data import load_digits
+    from course_lib.low_power.models import accuracy, baseline, train
+
+    d = load_digits()
+    example = d.example()
+    ratios = []
+    for c_in, c_out, k, size in SEPARABLE_CONFIGS:
+        conv = (nn.Conv1d if len(size) == 1 else nn.Conv2d)(c_in, c_out, k, padding=k // 2)
+        x = torch.zeros(1, c_in, *size)
+        sep = depthwise_separable(conv, init="random")
+        ratios.append({"C_in": c_in, "C_out": c_out, "K": k, "input": "×".join(map(str, size)),
+                       "MACs conv": cost.count_macs(conv, x), "MACs separable": cost.count_macs(sep, x),
+                       "ratio": cost.count_macs(sep, x) / cost.count_macs(conv, x),
+                       "1/C_out + 1/K²": separable_mac_ratio(c_out, k, len(size)),
+                       "FlopCounter ratio": cost.flop_counter_macs(sep, x) / cost.flop_counter_macs(conv, x)})
+    ratios = pd.DataFrame(ratios)
+    sep_rows, curve, svd_rows = [], [], []
+    for seed in preset.train_seeds:
+        base = baseline(preset.model, seed, device="cpu")
+        acc = accuracy(base, d.x_test, d.y_test)
+        dense = {"params": cost.count_params(base), "MACs": cost.count_macs(base, example)}
+        # depthwise-separable swap of the 16→32 convolution (index 2), SVD-initialised, then fine-tuned
+        sep = separable_model(base, ["2"])
+        before = accuracy(sep, d.x_test, d.y_test)
+        train(sep, d, epochs=preset.separable_epochs, lr=preset.finetune_lr, seed=seed, device=device,
+              progress=progress, desc="separable fine-tune")
+        sep.cpu()
+        sep_rows.append({"seed": seed, "dense": acc, "separable (SVD init)": before,
+                         "separable fine-tuned": accuracy(sep, d.x_test, d.y_test),
+                         "params ratio": cost.count_params(sep) / dense["params"],
+                         "MACs ratio": cost.count_macs(sep, example) / dense["MACs"]})
+        # low-rank FC 512→64 (index 6): the rank curve without fine-tuning, then the energy rank fine-tuned
+        fc = base[6]
+        for r in preset.svd_ranks:
+            low = factorize_model(base, ["6"], rank=r, only_if_smaller=False)
+            curve.append({"seed": seed, "rank": r, "energy": low[6].energy, "accuracy": accuracy(low, d.x_test,
+                                                                                                d.y_test),
+                          "layer params": cost.count_params(low[6]), "r(m+n)+m": factorized_params(64, 512, r),
+                          "model params": cost.count_params(low), "model MACs": cost.count_macs(low, example)})
+        low = factorize_model(base, ["6"], energy=preset.svd_energy, only_if_smaller=False)
+        no_ft = accuracy(low, d.x_test, d.y_test)
+        train(low, d, epochs=preset.svd_finetune_epochs, lr=preset.finetune_lr, seed=seed, device=device,
+              progress=progress, desc="low-rank fine-tune")
+        low.cpu()
+        svd_rows.append({"seed": seed, "dense": acc, "rank": low[6].rank, "energy": low[6].energy,
+                         "no fine-tune": no_ft, "fine-tuned": accuracy(low, d.x_test, d.y_test),
+                         "params ratio": cost.count_params(low) / dense["params"],
+                         "MACs ratio": cost.count_macs(low, example) / dense["MACs"],
+                         "Eckart–Young gap": _frob_gap(fc.weight, preset.svd_ranks)})
+    sep_df = pd.DataFrame(sep_rows).set_index("seed")
+    sep_df["drop"] = sep_df["dense"] - sep_df["separable fine-tuned"]
+    svd_df = pd.DataFrame(svd_rows).set_index("seed")
+    svd_df["drop"] = svd_df["dense"] - svd_df["fine-tuned"]
+    return {"split": d, "ratios": ratios, "separable": sep_df, "curve": pd.DataFrame(curve), "svd": svd_df}
+
+
+def record(ledger, f: dict) -> None:
+    """Record notebook 3's claims from :func:`study`'s result."""
+    from course_lib.claims import generated
+    from course_lib.low_power.data import provenance
+
+    r = f["ratios"]
+    ledger.record("lp.separable_mac_ratio", float((r["ratio"] - r["1/C_out + 1/K²"]).abs().max()),
+                  f"{len(r)} layers; FlopCounter agrees to {(r['FlopCounter ratio'] - r['ratio']).abs().max():.1e}",
+                  source=generated("random 1-D and 2-D convolutions"))
+    src = provenance(f["split"])
+    sep, svd, curve = f["separable"], f["svd"], f["curve"]
+    spread = lambda s: ", ".join(f"{v:.2f}" for v in s)  # noqa: E731
+    ledger.record("lp.separable_ft", float(sep["drop"].mean()), f"{len(sep)} seeds: {spread(sep['drop'])}; MACs "
+                  f"×{sep['MACs ratio'].iloc[0]:.3f}", source=src)
+    ledger.record("lp.svd_params_exact", float((curve["layer params"] - curve["r(m+n)+m"]).abs().max()),
+                  f"ranks {sorted(set(curve['rank']))}", source=src)
+    ledger.record("lp.eckart_young", float(svd["Eckart–Young gap"].max()), "trained FC 512→64 weights",
+                  source=src)
+    ledger.record("lp.svd_energy_ft", float(svd["drop"].mean()),
+                  f"{len(svd)} seeds: {spread(svd['drop'])}; rank {', '.join(str(int(r)) for r in svd['rank'])}",
+                  source=src)
+    ledger.record("lp.svd_params_ratio", float(svd["params ratio"].mean()), "whole model, energy rank",
+                  source=src)

@@ -427,3 +427,51 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# ------------------------------------------------------------------------------------------ the series' study
+def study(preset, table: dict | None = None) -> dict:
+    """Notebook 4's measurements on the committed table: random search vs regularised evolution at
+    ``preset.nas_evaluations`` evaluations under ``preset.nas_budget`` MACs, for ``preset.nas_seeds`` and for
+    ``preset.nas_more_seeds`` more seeds (their spread); the proxy's rank correlation; the impossible-budget error."""
+    space = SearchSpace()
+    table = table or load_table()
+    kw = dict(budget=preset.nas_budget, evaluations=preset.nas_evaluations, population=preset.nas_population,
+              sample=preset.nas_sample)
+    main = compare_searches(space, table, seeds=preset.nas_seeds, **kw)
+    more = compare_searches(space, table, seeds=range(1000, 1000 + preset.nas_more_seeds), **kw)
+    smallest = min(space.macs(a) for a in space.all())
+    try:
+        feasible(space, smallest - 1)
+        raised = 0.0
+    except ValueError:
+        raised = 1.0
+    try:
+        rho, n = proxy_rank_correlation(table)
+    except ValueError:
+        rho, n = float("nan"), 0
+    return {"space": space, "table": table, "searches": main, "more": more, "rank_correlation": rho,
+            "rank_n": n, "budget_error_raised": raised, "smallest_macs": smallest, "budget": preset.nas_budget}
+
+
+def record(ledger, s: dict, path=None) -> None:
+    """Record notebook 4's claims from :func:`study`'s result (values computed from the committed table)."""
+    from course_lib.claims import artifact, generated
+
+    src = artifact(path or table_path())
+    main, more = s["searches"], s["more"]
+    worst = max(main[["random_max_macs", "evolution_max_macs"]].max().max(),
+                more[["random_max_macs", "evolution_max_macs"]].max().max())
+    ledger.record("lp.nas_within_budget", float(worst) / s["budget"], f"{len(main) + len(more)} seeds × 2 searches; "
+                  f"largest {int(worst):,} MACs of {s['budget']:,}", source=src)
+    ledger.record("lp.nas_budget_error", s["budget_error_raised"], f"budget {s['smallest_macs'] - 1:,} MACs",
+                  source=generated("the search space's MAC counts"))
+    gaps = main["evolution_minus_random"]
+    ledger.record("lp.nas_evolution_vs_random", float(gaps.mean()),
+                  f"per seed {', '.join(f'{g:+.1f}' for g in gaps)}; over {len(more)} more seeds mean "
+                  f"{more['evolution_minus_random'].mean():+.2f} ± {more['evolution_minus_random'].std():.2f}, "
+                  f"evolution ahead in {(more['evolution_minus_random'] > 0).mean():.0%}, tied in "
+                  f"{(more['evolution_minus_random'] == 0).mean():.0%}", source=src)
+    if s["rank_n"]:
+        ledger.record("lp.nas_proxy_rank", s["rank_correlation"], f"Spearman over {s['rank_n']} architectures",
+                      source=src)
