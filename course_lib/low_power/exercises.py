@@ -21,7 +21,96 @@ register(
              hint2="numel × bits / 8 for the weights, plus 4 bytes for the scale."),
 )
 
+
+def _weights(rng) -> tuple:
+    """A random weight matrix of random shape and scale (no ties in |w|)."""
+    shape = (int(rng.integers(2, 7)), int(rng.integers(3, 12)))
+    return (rng.standard_normal(shape) * float(rng.uniform(0.01, 5.0)),)
+
+
+def _symmetric_int8_reference(w):
+    import torch
+
+    from course_lib.low_power.quantization import quantize_tensor
+
+    return quantize_tensor(torch.from_numpy(w), 8, per_channel=False).numpy()
+
+
+def _delta_mse() -> float:
+    from course_lib.low_power.quantization import qrange
+
+    return (1.0 / qrange(8, symmetric=True)[1]) ** 2 / 12
+
+
+register(
+    Exercise("low_power.12", "Build it: write symmetric_int8(w) without course_lib — w a 2-D numpy float array; "
+             "quantise it per tensor to signed int8 with the restricted range [-127, 127] and zero point 0 (scale "
+             "from max |w|), and return the dequantised array (same shape, float).",
+             build_checker(_symmetric_int8_reference, _weights, atol=1e-6, rtol=1e-5, name="symmetric_int8"),
+             hint="one scale for the whole tensor: the largest |w| must land on the largest integer code.",
+             hint2="scale = max|w| / 127; q = clip(round(w / scale), -127, 127); return q * scale."),
+    Exercise("low_power.13", "A symmetric 8-bit quantiser (codes -127…127) covers the range [-1, 1]. For values "
+             "spread uniformly inside the range, what is the mean squared rounding error (to 3 significant "
+             "digits)?", close_to_computed(_delta_mse, 5e-9),
+             hint="the step is Δ = 1 / 127; the rounding error is uniform on [−Δ/2, Δ/2].",
+             hint2="E[e²] = Δ² / 12 with Δ = 1/127."),
+)
+
 # --- 2 pruning ---
+
+
+def _mask_reference(w, sparsity):
+    import torch
+
+    from course_lib.low_power.pruning import magnitude_masks
+
+    layer = torch.nn.Linear(w.shape[1], w.shape[0])
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(w))
+    return magnitude_masks(torch.nn.Sequential(layer), float(sparsity))["0"].numpy()
+
+
+def _mask_inputs(rng) -> tuple:
+    return _weights(rng)[0], float(rng.choice([0.25, 0.5, 0.8, 0.9]))
+
+
+def _csr_bytes() -> float:
+    import torch
+
+    from course_lib.cost import csr_bytes
+
+    w = torch.zeros(100, 200)
+    w.view(-1)[torch.randperm(20_000)[:2000]] = 1.0
+    return float(csr_bytes(w))
+
+
+def _structured_params() -> float:
+    import torch
+
+    from course_lib.cost import count_params
+    from course_lib.low_power.pruning import prune_channels
+
+    return float(count_params(prune_channels(torch.nn.Sequential(torch.nn.Linear(512, 64), torch.nn.ReLU(),
+                                                                 torch.nn.Linear(64, 10)), 0.5)))
+
+
+register(
+    Exercise("low_power.21", "Build it: write magnitude_mask(w, sparsity) without course_lib — w a 2-D numpy "
+             "array, sparsity in [0, 1); return a float array of w's shape with 0 at the round(sparsity · w.size) "
+             "entries of smallest |w| and 1 elsewhere.",
+             build_checker(_mask_reference, _mask_inputs, atol=0, rtol=0, name="magnitude_mask"),
+             hint="sort the absolute values; the k smallest go.",
+             hint2="k = round(sparsity * w.size); idx = np.argsort(np.abs(w).ravel())[:k]; mask.ravel()[idx] = 0."),
+    Exercise("low_power.22", "A 100 × 200 float32 weight matrix is 90 % sparse. How many bytes does it take in "
+             "CSR with float32 values and int32 column indices and row pointers?", close_to_computed(_csr_bytes, 0),
+             hint="values and column indices: one each per non-zero; row pointers: rows + 1.",
+             hint2="nnz = 2000; 2000 · (4 + 4) + 101 · 4."),
+    Exercise("low_power.23", "Structured pruning removes half of the 64 hidden units of Linear(512, 64) → ReLU → "
+             "Linear(64, 10) and rebuilds both layers. How many parameters (weights and biases) remain?",
+             close_to_computed(_structured_params, 0),
+             hint="the first layer loses output rows, the second the matching input columns.",
+             hint2="(512 · 32 + 32) + (32 · 10 + 10)."),
+)
 
 # --- 3 compact filters ---
 
