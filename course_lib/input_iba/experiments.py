@@ -2,9 +2,17 @@
 maps side by side, the cascading-randomisation sanity check and the zero-initialised-prior ablation, and the
 committed course-scale results (``data/input_iba/course_results.json``).
 
-Recompute the cache (≈ 10 min on one CPU core; one thread)::
+Recompute the cache (≈ 10 min on one idle CPU core; one thread)::
 
     python -m course_lib.input_iba.experiments course-cache
+
+or split over processes (one per seed, plus the ablation and sanity check) and merge::
+
+    python -m course_lib.input_iba.experiments course-cache --seeds 0 --parts table --out part0.json
+    python -m course_lib.input_iba.experiments course-cache --seeds 1 --parts table --no-peers --out part1.json
+    python -m course_lib.input_iba.experiments course-cache --seeds 2 --parts table --no-peers --out part2.json
+    python -m course_lib.input_iba.experiments course-cache --parts ablation sanity --out part3.json
+    python -m course_lib.input_iba.experiments merge --inputs part0.json part1.json part2.json part3.json
 
 Protocol: the same frozen CNN (``data/input_iba/cnn.pt``), the same images (the first ``n_images`` correctly
 classified test canvases drawn with ``image_seed``), the same metric code (:mod:`course_lib.attribution`) for
@@ -234,39 +242,73 @@ def ablation(model, data: ClutteredDigits, preset: InputIBAPreset, *, stats=None
 
 
 # --------------------------------------------------------------------------------------------------- the cache
-def course_cache(preset: InputIBAPreset, path=None, *, device=None, progress: bool = True) -> dict:
+def course_cache(preset: InputIBAPreset, path=None, *, device=None, progress: bool = True,
+                 seeds: Sequence[int] | None = None, parts: Sequence[str] = ("table", "ablation", "sanity"),
+                 peers: bool = True) -> dict:
     """Run the course experiment and write ``data/input_iba/<preset.cached>``: per-image metric rows of every
-    method and seed, s/image, the ablation rows and the sanity-check table, with the settings and the machine."""
+    method and seed, s/image, the ablation rows and the sanity-check table, with the settings and the machine.
+    ``seeds`` / ``parts`` / ``peers`` split the work over processes (merged by :func:`merge_caches`)."""
     from course_lib.input_iba.model import cached_info, load_cnn
+    from course_lib.input_iba.presets import inputiba_config
 
     device = resolve_device(device)
     path = path or DATA_DIR / (preset.cached or "course_results.json")
+    seeds = tuple(preset.seeds if seeds is None else seeds)
     model = load_cnn(device)
     data = select_images(model, preset.n_images, seed=preset.image_seed)
     stats = layer_stats(model, preset.layer)
     t0 = time.perf_counter()
-    maps, seconds = method_maps(model, data, preset, stats=stats, progress=progress)
-    rows = evaluate(model, data, maps, preset)
-    from course_lib.input_iba.presets import inputiba_config
-
     payload = {"command": COMMAND, "preset": dataclasses.asdict(preset),
                "inputiba_config": dataclasses.asdict(inputiba_config(preset)), "cnn_test_accuracy":
                cached_info()["test_accuracy"], "torch": torch.__version__, "threads": torch.get_num_threads(),
                "device": str(device), "machine": f"{platform.processor() or platform.machine()}, "
                f"{os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.1f} at start",
-               "python": sys.version.split()[0], "seconds": seconds, "rows": rows.to_dict(orient="list")}
-    write_json(path, payload)
-    if preset.ablation_images:
+               "python": sys.version.split()[0], "seeds_run": list(seeds), "seconds": {}}
+    if "table" in parts:
+        run_preset = preset if peers else dataclasses.replace(preset, peers=())
+        maps, seconds = method_maps(model, data, run_preset, stats=stats, seeds=seeds, progress=progress)
+        payload["seconds"] = seconds
+        payload["rows"] = evaluate(model, data, maps, preset).to_dict(orient="list")
+        write_json(path, payload)
+    if "ablation" in parts and preset.ablation_images:
         sub = data.subset(slice(0, preset.ablation_images))
         payload["ablation_rows"] = ablation(model, sub, preset, stats=stats).to_dict(orient="list")
         write_json(path, payload)
-    if preset.sanity_images:
+    if "sanity" in parts and preset.sanity_images:
         sub = data.subset(slice(0, preset.sanity_images))
         payload["sanity"] = sanity_check(model, sub, preset, progress=progress).to_dict(orient="list")
     payload["wall_seconds"] = time.perf_counter() - t0
     payload["complete"] = True
     write_json(path, payload)
     return payload
+
+
+def merge_caches(parts: Sequence, path) -> dict:
+    """Merge caches computed in separate processes (:func:`course_cache` with ``seeds`` / ``parts``): rows
+    concatenated, IBA / InputIBA seconds averaged over the parts that ran them (each part records its own load
+    average), peers' seconds from the part that ran them."""
+    caches = [read_json(p) for p in parts]
+    if not caches:
+        raise ValueError("merge_caches: no part files given")
+    out = {k: v for k, v in caches[0].items() if k not in ("rows", "ablation_rows", "sanity", "seconds",
+                                                           "seeds_run", "wall_seconds", "complete")}
+    rows = [pd.DataFrame(c["rows"]) for c in caches if "rows" in c]
+    out["rows"] = pd.concat(rows, ignore_index=True).to_dict(orient="list")
+    seconds: dict[str, list[float]] = {}
+    for c in caches:
+        for k, v in c.get("seconds", {}).items():
+            seconds.setdefault(k, []).append(v)
+    out["seconds"] = {k: float(np.mean(v)) for k, v in seconds.items()}
+    for key in ("ablation_rows", "sanity"):
+        found = [c[key] for c in caches if key in c]
+        if found:
+            out[key] = found[0]
+    out["machine"] = "; ".join(dict.fromkeys(c["machine"] for c in caches))
+    out["parts"] = [{"seeds_run": c.get("seeds_run"), "wall_seconds": c.get("wall_seconds"),
+                     "has": [k for k in ("rows", "ablation_rows", "sanity") if k in c]} for c in caches]
+    out["complete"] = all(c.get("complete") for c in caches)
+    write_json(path, out)
+    return out
 
 
 def load_cache(name: str = "course_results.json") -> dict:
@@ -287,14 +329,23 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m course_lib.input_iba.experiments", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["course-cache"])
+    parser.add_argument("command", choices=["course-cache", "merge"])
     parser.add_argument("--scale", default="course")
     parser.add_argument("--out", default=None)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seeds", type=int, nargs="*", help="only these optimisation seeds (one process each)")
+    parser.add_argument("--parts", nargs="*", default=["table", "ablation", "sanity"],
+                        choices=["table", "ablation", "sanity"])
+    parser.add_argument("--no-peers", action="store_true", help="skip the Captum peers (another part runs them)")
+    parser.add_argument("--inputs", nargs="*", default=[], help="merge: the part files")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    course_cache(PRESETS[args.scale], args.out, device=args.device, progress=False)
+    if args.command == "merge":
+        merge_caches(args.inputs, args.out or DATA_DIR / "course_results.json")
+        return 0
+    course_cache(PRESETS[args.scale], args.out, device=args.device, progress=False, seeds=args.seeds,
+                 parts=args.parts, peers=not args.no_peers)
     return 0
 
 
