@@ -145,31 +145,51 @@ def record(row: dict) -> None:
     save(data)
 
 
-def measure_server() -> dict:
-    """RSS of an idle ``jupyter lab`` server (what each learner's single-user server costs before a kernel)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    venv_bin = Path(sys.executable).parent
-    cmd = [str(venv_bin / "jupyter"), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-           "--IdentityProvider.token=sizing", "--ServerApp.root_dir=/tmp",
-           *(["--allow-root"] if os.getuid() == 0 else [])]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+def _idle_rss(cmd: list[str], url: str, env: dict | None = None) -> int:
+    """Start ``cmd`` (own process group), wait until ``url`` answers, settle 3 s, return its tree's RSS; stop it."""
+    import urllib.request
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            env={**os.environ, **(env or {})})
     try:
-        import urllib.request
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token=sizing", timeout=2)
+                urllib.request.urlopen(url, timeout=2)
                 break
             except OSError:
                 time.sleep(0.5)
-        time.sleep(2)
-        rss, _ = tree_rss(psutil.Process(proc.pid))
+        else:
+            raise RuntimeError(f"{cmd[0]} did not answer at {url}")
+        time.sleep(3)
+        return tree_rss(psutil.Process(proc.pid))[0]
     finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(20)
-    row = {"server_rss_mb": round(rss / 2**20), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+        os.killpg(proc.pid, 15)  # both stop their children on SIGTERM
+        proc.wait(60)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def measure_server() -> dict:
+    """Idle RSS of one learner's server (``jupyter lab``, no kernel) and of the hub with its proxy and culler."""
+    import tempfile
+
+    venv_bin = Path(sys.executable).parent
+    root = ["--allow-root"] if os.getuid() == 0 else []
+    port = _free_port()
+    server = _idle_rss([str(venv_bin / "jupyter"), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+                        "--IdentityProvider.token=sizing", "--ServerApp.root_dir=/tmp", *root],
+                       f"http://127.0.0.1:{port}/api/status?token=sizing")
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as state:
+        hub = _idle_rss([str(venv_bin / "jupyterhub"), "-f", str(ROOT / "hub" / "jupyterhub_config.py")],
+                        f"http://127.0.0.1:{port}/hub/api/", env={"HUB_PORT": str(port), "HUB_STATE": state})
+    row = {"server_rss_mb": round(server / 2**20), "hub_rss_mb": round(hub / 2**20),
+           "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
     data = load()
     data["server"] = row
     save(data)
@@ -186,43 +206,50 @@ def _cell(run: dict | None) -> str:
     if run["status"] == "timeout":
         return f"≥ {run['peak_rss_mb']} MB (stopped after {run['wall_s']:.0f} s)"
     if run["status"] != "ok":
-        return f"failed ({run['peak_rss_mb']} MB)"
-    return f"{run['peak_rss_mb']} MB · {run['wall_s']:.0f} s"
+        return f"failed after {run['wall_s']:.0f} s ({run['peak_rss_mb']} MB until then)"
+    return f"{run['peak_rss_mb']} MB · {run['wall_s']:.0f} s · {run['cpu_s']:.0f} s CPU"
 
 
 def render_table(data: dict) -> str:
     runs = {(r["notebook"], r["scale"]): r for r in data["runs"]}
     names = sorted({n for n, _ in runs} | {p.relative_to(NOTEBOOKS).as_posix() for p in discover()})
     course = [r for r in data["runs"] if r["scale"] == "course" and r["status"] in ("ok", "timeout")]
+    server = data.get("server") or {}
     lines = []
-    if course:
+    if course and server:
         heavy = max(course, key=lambda r: r["peak_rss_mb"])
-        server_mb = (data.get("server") or {}).get("server_rss_mb", 0)
-        per_learner_gb = (heavy["peak_rss_mb"] + server_mb) / 1024
-        cores = max(r["cpu_s"] / r["wall_s"] for r in course if r["wall_s"] > 0)
-        lines += [f"Measured on {data['machine'].get('cpus')} CPU cores / {data['machine'].get('memory_gb')} GB, "
-                  f"one kernel at a time with `OMP_NUM_THREADS={heavy['threads']}`. Per learner: the heaviest "
-                  f"course-scale kernel (`{heavy['notebook']}`, {heavy['peak_rss_mb']} MB peak RSS"
-                  f"{' or more: stopped before the end' if heavy['status'] == 'timeout' else ''}) plus an idle "
-                  f"single-user server ({server_mb} MB) ≈ **{per_learner_gb:.1f} GB**; a running kernel keeps "
-                  f"at most **{cores:.1f} core** busy. One kernel per learner at a time (shut down the previous "
-                  "notebook's kernel); add about 1 GB for the hub, the proxy and the system.", "",
-                  "| learners on course scale | memory (all running at once) | cores (all running at once) |",
+        per_learner_gb = (heavy["peak_rss_mb"] + server["server_rss_mb"]) / 1024
+        hub_gb = server["hub_rss_mb"] / 1024
+        measured = {r["notebook"] for r in course}
+        missing = [n for n in names if n not in measured]
+        lines += [f"Measured on {data['machine'].get('cpus')} CPU cores / {data['machine'].get('memory_gb')} GB, one "
+                  f"kernel at a time with `OMP_NUM_THREADS={heavy['threads']}`. Per learner: the heaviest kernel "
+                  f"measured at course scale (`{heavy['notebook']}`, {heavy['peak_rss_mb']} MB peak RSS"
+                  f"{', or more: stopped before its end' if heavy['status'] == 'timeout' else ''}) plus an idle "
+                  f"single-user server ({server['server_rss_mb']} MB) ≈ **{per_learner_gb:.1f} GB**, with one open "
+                  f"kernel per learner (shut down the previous notebook's kernel); the hub, its proxy and the culler "
+                  f"take {server['hub_rss_mb']} MB. A kernel runs one thread (`HUB_THREADS`), so it keeps about one "
+                  "core busy while it computes; with fewer cores than running kernels, runs slow down, they do not "
+                  "fail.", ""]
+        if missing:
+            lines += [f"**Lower bound:** {len(missing)} of {len(names)} notebooks are not (successfully) measured at "
+                      "course scale (table below); a heavier one would raise these figures.", ""]
+        lines += ["| learners on course scale | memory (one kernel each) | cores (all computing at once) |",
                   "|---:|---:|---:|"]
         for n in (1, 10, 20, 30, 50):
-            lines.append(f"| {n} | about {math.ceil(n * per_learner_gb + 1)} GB | about {math.ceil(n * cores)} |")
+            lines.append(f"| {n} | about {math.ceil(n * per_learner_gb + hub_gb)} GB | {n} |")
         lines.append("")
-    lines += ["<details><summary>Per notebook: peak RSS of the kernel and its children · wall time</summary>", "",
-              "| notebook | smoke | course |", "|---|---|---|"]
+    lines += ["<details><summary>Per notebook: peak RSS of the kernel and its children · wall time · CPU time"
+              "</summary>", "", "| notebook | smoke | course |", "|---|---|---|"]
     for name in names:
         lines.append(f"| `{name}` | {_cell(runs.get((name, 'smoke')))} | {_cell(runs.get((name, 'course')))} |")
-    missing = [s for s in SERIES_NEW if not any(n.startswith(s) for n in names)]
-    lines += ["", *([f"Series not measured (not in this checkout when measured): {', '.join(missing)}.", ""]
-                    if missing else []),
+    absent = [s for s in SERIES_NEW if not any(n.startswith(s) for n in names)]
+    lines += ["", *([f"Series not in this checkout when measured: {', '.join(absent)}.", ""] if absent else []),
+              "Wall times were measured on a machine shared with other jobs (CPU time is the kernel's own).",
               "</details>", "",
-              "Regenerate: `make sizing` (both scales; long at course scale) or "
-              "`.venv/bin/python hub/sizing.py measure --scale course notebooks/<folder>/<name>.ipynb` "
-              "then `.venv/bin/python hub/sizing.py render`."]
+              "Regenerate: `make sizing` (both scales; long at course scale), or one notebook with "
+              "`.venv/bin/python hub/sizing.py measure --scale course notebooks/<folder>/<name>.ipynb`, then "
+              "`.venv/bin/python hub/sizing.py render`."]
     return "\n".join(lines)
 
 
