@@ -132,17 +132,6 @@ def plot_mixing_ramp(mixer, sentences, p_max: float = 0.5, steps: int = 20, warm
     return fig
 
 
-def probe_probabilities(features, coef, intercept) -> np.ndarray:
-    """Class probabilities ``(n, 2)`` of a binary logistic-regression probe (``coef`` (1, d), ``intercept`` (1,))
-    on sentence features ``(n, d)``: $p(\\text{positive}) = \\sigma(f\\cdot w + b)$."""
-    f = np.atleast_2d(np.asarray(features, dtype=np.float64))
-    w = np.asarray(coef, dtype=np.float64).reshape(-1)
-    if f.shape[1] != w.shape[0]:
-        raise ValueError(f"features have {f.shape[1]} dimensions but the probe expects {w.shape[0]}")
-    pos = 1.0 / (1.0 + np.exp(-(f @ w + float(np.asarray(intercept).reshape(-1)[0]))))
-    return np.stack([1.0 - pos, pos], axis=1)
-
-
 def plot_predictions(sentence: str, probabilities: dict[str, Sequence[float]],
                      classes: Sequence[str] = ("negative", "positive")) -> Figure:
     """Class probabilities of several models for one sentence, side by side (e.g. the teacher probe and the
