@@ -58,7 +58,7 @@ class ParetoSettings:
 SETTINGS = {
     "smoke": ParetoSettings(finetune_epochs=2, qat_epochs=4, student_epochs=15, nas_evaluations=4, nas_epochs=1,
                             nas_final_epochs=5, latency_repeats=20, calibration=128),
-    "course": ParetoSettings(seeds=(0, 1, 2)),
+    "course": ParetoSettings(seeds=(0, 1, 2), finetune_epochs=10),
     "full": ParetoSettings(seeds=(0, 1, 2, 3, 4), finetune_epochs=10, qat_epochs=20, nas_evaluations=40,
                            nas_epochs=5, nas_final_epochs=30),
 }
@@ -123,8 +123,9 @@ def build_variants(base: nn.Module, split: Split, settings: ParetoSettings, seed
     #: NAS: the architecture regularized evolution picks under a MAC budget of half the base model's MACs
     #: (scored on the tabular benchmark of the search space when it is cached), trained on the same data.
     budget = cost.count_macs(base, split.example()) // 2
-    out["NAS pick"] = Variant(nas_pick(split, budget, s, seed), 32, "NAS",
-                              note=f"evolution, {s.nas_evaluations} evaluations, budget {budget} MACs")
+    picked, how = nas_pick(split, budget, s, seed)
+    out["NAS pick"] = Variant(picked, 32, "NAS",
+                              note=f"evolution, {s.nas_evaluations} evaluations ({how}), budget {budget} MACs")
     #: Distillation: a small MLP student taught by the base model (Hinton KD).
     student = models.build(s.student, seed)
     distillation.train_student(student, split.x_train, split.y_train,
@@ -138,10 +139,11 @@ def build_variants(base: nn.Module, split: Split, settings: ParetoSettings, seed
     return out
 
 
-def nas_pick(split: Split, budget: int, settings: ParetoSettings, seed: int = 0) -> nn.Module:
+def nas_pick(split: Split, budget: int, settings: ParetoSettings, seed: int = 0) -> tuple[nn.Module, str]:
     """Regularized evolution (:func:`course_lib.low_power.nas.regularized_evolution`) within ``budget`` MACs,
     scored on the cached tabular benchmark when it covers the whole space (else by short proxy training), then the best
-    architecture trained ``settings.nas_final_epochs`` epochs on ``split``."""
+    architecture trained ``settings.nas_final_epochs`` epochs on ``split``. Returns the model and how the
+    search scored architectures."""
     from course_lib.low_power import nas
 
     space = nas.SearchSpace(length=split.input_shape[-1], in_channels=split.input_shape[0])
@@ -150,8 +152,9 @@ def nas_pick(split: Split, budget: int, settings: ParetoSettings, seed: int = 0)
     except (FileNotFoundError, KeyError, ValueError):
         table = {}
     if all(nas.arch_key(a) in table for a in space.all()):
-        evaluate = nas.TableEvaluator(table)
+        evaluate, scored = nas.TableEvaluator(table), "tabular benchmark"
     else:
+        scored = f"{settings.nas_epochs}-epoch proxy"
         evaluate = nas.ProxyEvaluator(space, nas.nas_split(seed)[0], epochs=settings.nas_epochs, seed=seed,
                                       device="cpu")
     population = min(10, settings.nas_evaluations)
@@ -161,8 +164,7 @@ def nas_pick(split: Split, budget: int, settings: ParetoSettings, seed: int = 0)
     torch.manual_seed(seed)
     model = space.build(arch)
     models.train(model, split, epochs=settings.nas_final_epochs, batch_size=100, seed=seed, device="cpu")
-    model.arch = nas.arch_key(arch)
-    return model.cpu().eval()
+    return model.cpu().eval(), f"{nas.arch_key(arch)}, {scored}"
 
 
 def measure_variants(variants: dict[str, Variant], split: Split, *, timing: bool = True, repeats: int = 50,

@@ -238,7 +238,7 @@ def plot_sparsity_effect(model: torch.nn.Module, sparsity: float, layer: str | N
     masks = pruning.magnitude_masks(model, sparsity)
     w = layers[layer].weight.detach().reshape(layers[layer].weight.shape[0], -1).abs()
     mask = masks[layer].reshape(w.shape).bool()
-    levels = np.round(np.arange(0.0, 0.96, 0.05), 2)
+    levels = np.round(np.arange(0.0, 0.96, 0.1), 2)
     csr = [cost.model_csr_bytes(pruning.prune_magnitude(model, float(s))[0]) for s in levels]
     dense = cost.analytic_bytes(model)
     here = cost.model_csr_bytes(pruning.prune_magnitude(model, sparsity)[0])
