@@ -31,6 +31,7 @@ class LowPowerPreset(Preset):
     gradual_epochs: int = 0                 # 0 = skip the gradual-schedule run
     latency_repeats: int = 50
     mnist_check: bool = True                # PTQ int8 of the MNIST t10k CNN (registry data)
+    torchao_peer: bool = True               # torchao int8 beside torch.ao (its import takes seconds)
     # --- factorization / NAS / distillation ---
     separable_epochs: int = 5               # fine-tuning after the SVD-initialised depthwise-separable swap
     svd_ranks: tuple[int, ...] = (32, 16, 8, 4)   # ranks of the digits CNN's FC 512→64, without fine-tuning
@@ -60,7 +61,7 @@ class LowPowerPreset(Preset):
 
 PRESETS = {
     # smoke: PTQ and masks on three cached baselines, QAT int2 and fine-tuning on one seed.
-    "smoke": LowPowerPreset(expected_seconds=30.0),
+    "smoke": LowPowerPreset(expected_seconds=30.0, torchao_peer=False),
     # course: the same on three training seeds, the QAT sweep int4/int3/int2, 90 % sparsity and the gradual
     # schedule added.
     "course": LowPowerPreset(expected_seconds=120.0, train_seeds=(0, 1, 2), qat_bits=(4, 3, 2),

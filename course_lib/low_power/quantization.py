@@ -500,10 +500,11 @@ def study(preset, *, device=None, progress: bool = False) -> dict:
         if seed == preset.seeds[0]:
             candidates = {"fp32": (model, 32), "ours int8 (x86 kernels)": (real, 8),
                           "torch.ao static int8": (ao, 8), "torch.ao dynamic int8": (torch_ao_dynamic(model), 32)}
-            try:
-                candidates["torchao int8 dyn-act"] = (torchao_int8(model), 32)
-            except RuntimeError as exc:
-                print(exc)
+            if getattr(preset, "torchao_peer", True):
+                try:
+                    candidates["torchao int8 dyn-act"] = (torchao_int8(model), 32)
+                except RuntimeError as exc:
+                    print(exc)
             peers_df = cost.table(candidates, (x, y), example=split.example(), repeats=preset.latency_repeats)
             if "torchao int8 dyn-act" in peers_df.index:  # weights are torchao tensor subclasses: no analytic count
                 peers_df.loc["torchao int8 dyn-act", "analytic_bytes"] = float("nan")
