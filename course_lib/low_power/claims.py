@@ -153,6 +153,16 @@ CLAIMS = [
     Claim(id="lp.kd_full_label", statement="Digits with every label: KD vs CE for the MLP-16 student (the best KD "
           "setting; a negative result is expected)", paper_value="—", source="this course",
           metric="mean (best KD − CE) [points]", op="report", scales=ALL),
+    # --- pareto ---
+    Claim(id="lp.pareto_complete", statement="Every technique of the series has a complete row (accuracy, analytic "
+          "and serialized bytes, MACs, p50 latency) measured on the same base model and data",
+          paper_value="accuracy and parameter counts alone misrepresent energy and latency (abstract)",
+          source="this course", metric="fraction of the series' techniques with a complete row", op=">=",
+          threshold=1.0, scales=ALL),
+    Claim(id="lp.pareto_bytes_front", statement="Techniques on the Pareto front of accuracy vs analytic bytes",
+          paper_value="—", source="this course", metric="number of techniques on the front", op="report",
+          scales=ALL),
+    # --- end pareto ---
 ]
 
 SCOPES = {
@@ -167,6 +177,7 @@ SCOPES = {
         "lp.svd_params_ratio"),
     4: ("lp.nas_within_budget", "lp.nas_budget_error", "lp.nas_evolution_vs_random", "lp.nas_proxy_rank"),
     5: ("lp.kd_gradient", "lp.kd_ce_student_works", "lp.kd_transfer", "lp.kd_mnist1d", "lp.kd_full_label"),
+    6: ("lp.pareto_complete", "lp.pareto_bytes_front"),  # --- pareto ---
 }
 
 
@@ -291,4 +302,8 @@ def run(scale: str, device=None) -> Ledger:
     factorization.record(ledger, factorization.study(preset, device=device))
     nas.record(ledger, nas.study(preset))
     distillation.record(ledger, distillation.study(preset, device=device))
+    # --- pareto --- (from the committed table of this scale: python -m course_lib.low_power.pareto --scale S)
+    from course_lib.low_power import pareto
+
+    pareto.record(ledger, *pareto.load_cache(scale), pareto.cache_path(scale))
     return ledger

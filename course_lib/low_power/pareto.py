@@ -35,6 +35,11 @@ PKG = "low_power"
 #: Cost columns against which the Pareto fronts are drawn (each front: lowest cost, highest accuracy).
 COSTS = ("analytic_bytes", "MACs", "p50_ms")
 COMMAND = "python -m course_lib.low_power.pareto --scale {scale}"
+#: The techniques every table holds, in order (the rows :func:`build_variants` builds).
+TECHNIQUES = ("fp32 base", "PTQ int8 (real int8)", "PTQ int4", "QAT int2", "magnitude 50%", "magnitude 80%",
+              "structured 50%", "depthwise-separable", "SVD 90% energy", "NAS pick", "KD student")
+#: The columns a technique's row must hold to count as measured.
+REQUIRED = ("accuracy", "analytic_bytes", "serialized_bytes", "MACs", "p50_ms")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -282,6 +287,22 @@ def load_cache(scale: str = "course", path=None) -> tuple[pd.DataFrame, dict]:
     payload = read_json(path)
     frame = pd.DataFrame(payload["rows"]).set_index("model")
     return frame, payload["provenance"]
+
+
+def record(ledger, frame: pd.DataFrame, meta: dict, path) -> None:
+    """Record the Pareto claims of the series from a table (with ``artifact`` provenance: the cached file and its
+    sha256): the fraction of :data:`TECHNIQUES` with a complete row, and the size of the bytes front."""
+    from course_lib.claims import artifact
+
+    source = artifact(path)
+    present = frame.reindex(list(TECHNIQUES))
+    complete = present[list(REQUIRED)].notna().all(axis=1)
+    seeds = len(meta.get("settings", {}).get("seeds", ()))
+    ledger.record_applicable("lp.pareto_complete", float(complete.mean()),
+                             f"{int(complete.sum())} of {len(TECHNIQUES)} techniques, {seeds} seed(s), "
+                             f"{meta.get('data', '')}", source=source)
+    front = frame.index[cost.pareto_front(frame, "analytic_bytes", "accuracy")]
+    ledger.record_applicable("lp.pareto_bytes_front", float(len(front)), ", ".join(front), source=source)
 
 
 def main(argv=None) -> int:

@@ -76,3 +76,18 @@ def test_fronts_summary_and_cache_round_trip(table, tmp_path):
         pareto.load_cache(path=tmp_path / "missing.json")
     with pytest.raises(ValueError, match="scale"):
         pareto.cache_path("huge")
+
+
+def test_pareto_claims_recorded_from_the_table_with_its_file_as_provenance(table, tmp_path):
+    from course_lib.low_power import claims
+
+    _, frame, _, split = table
+    meta = pareto.provenance("smoke", TINY, split)
+    path = pareto.save(pareto.fronts(frame), meta, tmp_path / "pareto_smoke.json")
+    ledger = claims.make_ledger("smoke", notebook=6)
+    pareto.record(ledger, *pareto.load_cache(path=path), path)
+    assert ledger.status("lp.pareto_complete") == "PASS" and ledger.status("lp.pareto_bytes_front") == "reported"
+    assert ledger.measured["lp.pareto_complete"].source.kind == "artifact"
+    ledger = claims.make_ledger("smoke", notebook=6)
+    pareto.record(ledger, frame.drop(index="NAS pick"), meta, path)       # a technique missing: not complete
+    assert ledger.status("lp.pareto_complete") == "FAIL"
