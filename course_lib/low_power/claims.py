@@ -305,5 +305,9 @@ def run(scale: str, device=None) -> Ledger:
     # --- pareto --- (from the committed table of this scale: python -m course_lib.low_power.pareto --scale S)
     from course_lib.low_power import pareto
 
-    pareto.record(ledger, *pareto.load_cache(scale), pareto.cache_path(scale))
+    if pareto.cache_path(scale).is_file():
+        pareto.record(ledger, *pareto.load_cache(scale), pareto.cache_path(scale))
+    else:
+        ledger.not_measured("lp.pareto_complete", "lp.pareto_bytes_front",
+                            reason=f"no table at this scale: run {pareto.COMMAND.format(scale=scale)}")
     return ledger
