@@ -198,6 +198,14 @@ def random_search(space: SearchSpace, evaluate: Callable[[Arch], float], *, budg
     return SearchResult("random", budget, history)
 
 
+def tournament(population, sample: int, rng: np.random.Generator):
+    """Tournament selection (Real et al. 2019, Algorithm 1): draw ``sample`` members of ``population`` (a sequence of
+    ``(arch, score)``, oldest first) uniformly with replacement in one ``rng.integers`` call; return the
+    architecture with the highest score among them (the first drawn on ties)."""
+    candidates = [population[int(i)] for i in rng.integers(0, len(population), size=sample)]
+    return max(candidates, key=lambda c: c[1])[0]
+
+
 def regularized_evolution(space: SearchSpace, evaluate: Callable[[Arch], float], *, budget: int, evaluations: int,
                           population: int = 10, sample: int = 3, seed: int = 0) -> SearchResult:
     """Regularised (ageing) evolution, Real et al. 2019 Algorithm 1, with every child within ``budget``."""
@@ -216,8 +224,7 @@ def regularized_evolution(space: SearchSpace, evaluate: Callable[[Arch], float],
         pop.append((arch, _evaluate(space, evaluate, arch, budget, history)))
     while len(history) < evaluations:
         #: Tournament: draw $S$ members uniformly (with replacement) and take the best as the parent.
-        candidates = [pop[int(i)] for i in rng.integers(0, len(pop), size=sample)]
-        parent = max(candidates, key=lambda c: c[1])[0]
+        parent = tournament(pop, sample, rng)
         #: Mutate one choice; a child over the MAC budget is rejected and redrawn (hard constraint), and after
         #: 50 rejections a random feasible architecture takes its place.
         for _ in range(50):
@@ -375,7 +382,8 @@ def proxy_rank_correlation(table: dict) -> tuple[float, int]:
     have both, and their number (the "proxy problem": a cheap score must rank like the expensive one)."""
     from scipy.stats import spearmanr
 
-    rows = [r for r in table["archs"].values() if "long_val_acc" in r]
+    keys = table.get("long_subset", {}).get("archs") or list(table["archs"])   # the declared subset, if any
+    rows = [table["archs"][k] for k in keys if "long_val_acc" in table["archs"].get(k, {})]
     if len(rows) < 3:
         raise ValueError(f"need at least 3 architectures trained long, the table has {len(rows)}")
     return float(spearmanr([r["val_acc"] for r in rows], [r["long_val_acc"] for r in rows])[0]), len(rows)
