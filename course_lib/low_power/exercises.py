@@ -122,9 +122,107 @@ register(
              hint2="invert 1/64 + 1/9."),
 )
 
+
+def _low_rank_reference(w, r):
+    import torch
+
+    from course_lib.low_power.factorization import low_rank_approximation
+
+    return low_rank_approximation(torch.as_tensor(w, dtype=torch.float64), r).numpy()
+
+
+def _low_rank_inputs(rng):
+    m, n = (int(v) for v in rng.integers(3, 12, size=2))
+    return rng.normal(size=(m, n)), int(rng.integers(1, min(m, n) + 1))
+
+
+register(
+    Exercise("low_power.32", "Build it: low_rank(W, r) without course_lib, the best rank-r approximation of W in "
+             "Frobenius norm.", build_checker(_low_rank_reference, _low_rank_inputs, atol=1e-8, name="low_rank"),
+             hint="Eckart–Young: keep the r largest singular values of the SVD.",
+             hint2="U, s, Vt = np.linalg.svd(W, full_matrices=False); multiply the first r columns of U, the first "
+                   "r values of s and the first r rows of Vt."),
+    Exercise("low_power.33", "Parameters of the 512 → 64 FC layer (with bias) factorised at rank 16.",
+             close_to(16 * (512 + 64) + 64, 0),
+             hint="two layers: 512 → 16 without bias, then 16 → 64 with the bias.",
+             hint2="r(m + n) + m with m = 64, n = 512, r = 16."),
+)
+
 # --- 4 NAS ---
 
+
+def _feasible_count(budget: int) -> int:
+    from course_lib.low_power.nas import SearchSpace, feasible
+
+    return len(feasible(SearchSpace(), budget))
+
+
+def _tournament_reference(population, sample_size, seed):
+    import numpy as np
+
+    from course_lib.low_power.nas import tournament
+
+    return np.asarray(tournament(population, sample_size, np.random.default_rng(seed)))
+
+
+def _tournament_inputs(rng):
+    n = int(rng.integers(3, 12))
+    pop = [(((3, int(w)),), float(s)) for w, s in zip(rng.choice([8, 16, 32], size=n), rng.integers(0, 5, size=n))]
+    return pop, int(rng.integers(1, 5)), int(rng.integers(0, 10_000))
+
+
+register(
+    Exercise("low_power.41", "How many architectures of the NAS space fit a budget of 20,000 MACs per sample?",
+             close_to_computed(lambda: _feasible_count(20_000), 0),
+             hint="nas.SearchSpace().macs(arch) counts one architecture; keep those within the budget.",
+             hint2="len([a for a in space.all() if space.macs(a) <= 20_000])."),
+    Exercise("low_power.42", "Build it: tournament(population, sample_size, seed) without course_lib.",
+             build_checker(_tournament_reference, _tournament_inputs, name="tournament"),
+             hint="draw the indices with np.random.default_rng(seed).integers(0, len(population), size=sample_size).",
+             hint2="take population[i] for each drawn i and return the arch of the first one with the highest score "
+                   "(max(..., key=lambda c: c[1])[0])."),
+)
+
 # --- 5 distillation ---
+
+
+def _kd_reference(student_logits, teacher_logits, labels, T, alpha):
+    import torch
+
+    from course_lib.low_power.distillation import kd_loss
+
+    return float(kd_loss(torch.as_tensor(student_logits, dtype=torch.float64),
+                         torch.as_tensor(teacher_logits, dtype=torch.float64), torch.as_tensor(labels),
+                         temperature=T, alpha=alpha))
+
+
+def _kd_inputs(rng):
+    b, n = int(rng.integers(2, 9)), int(rng.integers(3, 11))
+    return (3 * rng.normal(size=(b, n)), 3 * rng.normal(size=(b, n)), rng.integers(0, n, size=b),
+            float(rng.choice([1.0, 2.0, 4.0, 8.0])), float(rng.uniform(0, 1)))
+
+
+def _kd_gradient_z1() -> float:
+    import torch
+
+    from course_lib.low_power.distillation import kd_gradient
+
+    return float(kd_gradient(torch.tensor([[2.0, 0.0, 0.0]], dtype=torch.float64),
+                             torch.tensor([[0.0, 2.0, 0.0]], dtype=torch.float64), 2.0)[0, 0])
+
+
+register(
+    Exercise("low_power.51", "Build it: kd_loss(student_logits, teacher_logits, labels, T, alpha) without course_lib.",
+             build_checker(_kd_reference, _kd_inputs, atol=1e-5, name="kd_loss"),
+             hint="CE at T = 1 with the labels, KL between softmax(teacher / T) and softmax(student / T), both "
+                  "averaged over the batch; weight them 1 − alpha and alpha · T².",
+             hint2="with log-softmax ls(x) = x − max − log Σ exp(x − max): CE = −mean(ls(s)[range(B), y]); "
+                   "KL = mean over rows of Σ p (log p − ls(s / T)) with p = softmax(t / T)."),
+    Exercise("low_power.52", "Gradient of T²·KL(p ‖ q) w.r.t. z_1 for z = (2, 0, 0), v = (0, 2, 0), T = 2.",
+             close_to_computed(_kd_gradient_z1, 1e-3),
+             hint="the gradient is T (q_1 − p_1) with q = softmax(z / T), p = softmax(v / T).",
+             hint2="q_1 = e / (e + 2), p_1 = 1 / (e + 2); multiply their difference by 2."),
+)
 
 # --- 6 pareto ---
 
