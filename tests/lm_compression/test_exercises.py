@@ -62,8 +62,8 @@ def test_numeric_answers():
 
 def test_kd_gain_from_a_results_table():
     df = pd.DataFrame({"arm": ["scratch"] * 3 + ["kd"] * 3, "seed": [0, 1, 2] * 2,
-                       "accuracy": [0.60, 0.62, 0.61, 0.66, 0.64, 0.65]})
-    assert E.kd_gain(df) == pytest.approx(0.04)
+                       "dev_acc": [60.0, 62.0, 61.0, 66.0, 64.0, 65.0]})
+    assert E.kd_gain(df) == pytest.approx(4.0)
 
 
 def test_notebook_3_answers():
