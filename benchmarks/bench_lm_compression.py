@@ -35,35 +35,36 @@ def _sentences(n: int) -> tuple[list[str], str]:
 
 
 def _student():
-    """The trained course student when the series has cached one, else a fresh one of the same shape (latency and
-    bytes do not depend on the weights)."""
-    from course_lib.lm_compression import student, vocab
+    """The course student: the committed trained one when the series has it, else a fresh one of the course shape
+    (``experiments.student_cfg(PRESETS["course"], ...)``; latency and bytes do not depend on the weights)."""
+    from course_lib.lm_compression import experiments, student, vocab
+    from course_lib.lm_compression.presets import PRESETS
 
     tok = vocab.student_tokenizer()
     try:
-        from course_lib.lm_compression import experiments
-
-        model = experiments.load_demo_student()
-        return tok, model, "cached course student"
-    except (ImportError, AttributeError, FileNotFoundError):
-        return tok, student.Encoder(student.student_config(tok.get_vocab_size())), "untrained student (same shape)"
+        return tok, experiments.load_demo_student(), "the committed course student"
+    except (AttributeError, FileNotFoundError):
+        cfg = experiments.student_cfg(PRESETS["course"], tok.get_vocab_size())
+        return tok, student.Encoder(cfg), (f"course shape ({cfg.layers} layers, h {cfg.hidden}, FFN {cfg.ffn}, "
+                                           f"{cfg.vocab_size:,} pieces), untrained weights")
 
 
 def accuracy_ratio() -> tuple[float | None, str]:
-    """Best distilled arm's mean SST-2 dev accuracy over its seeds / the teacher probe's, from the cached course
+    """Best distilled arm's mean SST-2 dev accuracy over its seeds / the teacher probe's, from the committed course
     results (None with the reason when they are not there)."""
-    try:
-        from course_lib.lm_compression import experiments
+    from course_lib.lm_compression import experiments
 
-        df = experiments.results_frame()
-        teacher = experiments.teacher_accuracy()
-    except (ImportError, AttributeError, FileNotFoundError) as exc:
-        return None, f"no cached course results ({type(exc).__name__}: {str(exc)[:120]})"
-    means = df[df["arm"] != "scratch"].groupby("arm")["accuracy"].mean()
-    best = means.idxmax()
-    seeds = int((df["arm"] == best).sum())
-    return float(means[best] / teacher), (f"best distilled arm `{best}` {means[best]:.2f} (mean of {seeds} seeds) "
-                                          f"/ teacher probe {teacher:.2f}")
+    try:
+        table, meta = experiments.load_course_results()
+    except FileNotFoundError as exc:
+        return None, f"no committed course results ({str(exc)[:100]})"
+    teacher = float(meta["teacher_probe_dev_acc"])
+    means = experiments.summarize(table)["mean"]
+    distilled = means.drop("scratch", errors="ignore")
+    best = distilled.idxmax()
+    seeds = int((table["arm"] == best).sum())
+    return float(distilled[best] / teacher), (f"best distilled arm `{best}` {distilled[best]:.2f} % (mean of "
+                                              f"{seeds} seeds) / teacher probe {teacher:.2f} %")
 
 
 def main(quick: bool = False) -> str:
