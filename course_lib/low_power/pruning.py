@@ -196,14 +196,14 @@ def prune_channels(model: nn.Sequential, ratio: float) -> nn.Sequential:
         m = layers[i]
         if getattr(m, "groups", 1) != 1:
             raise ValueError(f"layer {i}: grouped/depthwise convolutions are not handled by prune_channels")
-        keep = channel_keep(m, ratio) if i != idx[-1] else torch.arange(m.weight.shape[0])
+        keep = channel_keep(m, ratio) if i != idx[-1] else torch.arange(m.weight.shape[0], device=m.weight.device)
         w = m.weight.detach()[keep]
         #: The consumer loses the matching inputs: after a Flatten, channel $c$ of a conv feeds the
         #: columns $[c\,HW, (c+1)\,HW)$ of the linear layer.
         if prev_keep is not None:
             if isinstance(m, nn.Linear) and prev_channels is not None:
                 spatial = m.in_features // prev_channels
-                cols = (prev_keep[:, None] * spatial + torch.arange(spatial)).reshape(-1)
+                cols = (prev_keep[:, None] * spatial + torch.arange(spatial, device=w.device)).reshape(-1)
                 w = w[:, cols]
             else:
                 w = w[:, prev_keep]

@@ -116,7 +116,8 @@ def observe(x: torch.Tensor, bits: int, *, observer: str = "minmax", symmetric: 
         #: MSE observer: try the ranges $\alpha\,[\mathrm{lo}, \mathrm{hi}]$ for a grid of $\alpha$ at once
         #: (one broadcast over the grid) and keep, per channel, the one with the least $\|x - \hat x\|^2$.
         g = as_int("grid", grid, minimum=1)
-        alphas = torch.linspace(0.1, 1.0, g).reshape(-1, *([1] * lo.dim()))
+        grid_values = torch.linspace(0.1, 1.0, g, device=x.device)
+        alphas = grid_values.reshape(-1, *([1] * lo.dim()))
         sc, zp = qparams(lo * alphas, hi * alphas, bits, symmetric=symmetric, reduce_range=reduce_range)
         shape = [g] + [1] * x.dim()
         if axis is not None:
@@ -128,8 +129,7 @@ def observe(x: torch.Tensor, bits: int, *, observer: str = "minmax", symmetric: 
             err = err.reshape(g, -1).mean(1)
         else:
             err = err.transpose(1, axis + 1).reshape(g, x.shape[axis], -1).mean(2)
-        best = alphas.reshape(g, *([1] * lo.dim()))[err.argmin(0), ...] if axis is None else \
-            torch.linspace(0.1, 1.0, g)[err.argmin(0)]
+        best = grid_values[err.argmin(0)]
         best = best.reshape(lo.shape)
         lo, hi = lo * best, hi * best
     return lo, hi
