@@ -171,7 +171,10 @@ def csr_bytes(weight: torch.Tensor, *, value_bits=32, index_bits=32) -> int:
         raise ValueError("csr_bytes expects a tensor with at least one dimension")
     rows = weight.shape[0] if weight.dim() > 1 else 1
     nnz = int(torch.count_nonzero(weight))
-    return packed_bytes(nnz, value_bits) + packed_bytes(nnz, index_bits) + packed_bytes(rows + 1, index_bits)
+    #: Values and column indices, one each per non-zero: $z\,(b_v + b_i)/8$ bytes.
+    data = packed_bytes(nnz, value_bits) + packed_bytes(nnz, index_bits)
+    #: Row pointers: $(R + 1)\,b_i/8$ bytes — where row $r$'s entries start and end.
+    return data + packed_bytes(rows + 1, index_bits)
 
 
 def model_csr_bytes(model: nn.Module, *, value_bits=32, index_bits=32) -> int:

@@ -51,6 +51,7 @@ def magnitude_masks(model: nn.Module, sparsity: float, *, scope: str = "global")
         raise ValueError("the model has no Linear/Conv weight to prune")
     weights = [m.weight.detach() for _, m in layers]
     masks = {}
+    #: Local: each layer loses its own $\mathrm{round}(s\,n_\ell)$ smallest $|w|$.
     if scope == "local":
         for (name, _), w in zip(layers, weights):
             masks[name] = _smallest_mask(w.abs().reshape(-1), sparsity).reshape(w.shape)
@@ -191,6 +192,7 @@ def prune_channels(model: nn.Sequential, ratio: float) -> nn.Sequential:
     idx = [i for i, m in enumerate(layers) if isinstance(m, _PRUNABLE)]
     if len(idx) < 2:
         raise ValueError("structured pruning needs at least two Linear/Conv layers (the last one keeps its outputs)")
+    #: Keep, in every Linear/Conv but the classifier, the output channels of largest $\sum |W_c|$.
     prev_keep, prev_channels = None, None
     for i in idx:
         m = layers[i]
@@ -207,6 +209,7 @@ def prune_channels(model: nn.Sequential, ratio: float) -> nn.Sequential:
                 w = w[:, cols]
             else:
                 w = w[:, prev_keep]
+        #: Rebuild a dense layer of the new shape (no masks): fewer parameters and MACs for real.
         bias = m.bias.detach()[keep] if m.bias is not None else None
         prev_keep, prev_channels = keep, (m.out_channels if not isinstance(m, nn.Linear) else None)
         layers[i] = _rebuild(m, w, bias)

@@ -102,8 +102,10 @@ def observe(x: torch.Tensor, bits: int, *, observer: str = "minmax", symmetric: 
         raise ValueError(f"observer must be one of {OBSERVERS}, got {observer!r}")
     check_bits(bits)
     x = x.detach().float()
+    #: Min/max: the extremes (per channel along ``axis``) — nothing is clipped, a single outlier sets the step.
     lo = _reduce(x, axis, lambda t: t.min(0).values if axis is not None else t.min())
     hi = _reduce(x, axis, lambda t: t.max(0).values if axis is not None else t.max())
+    #: Percentile: clip the tails to the $p$-th and $(100-p)$-th percentiles.
     if observer == "percentile":
         if not 50 < percentile <= 100:
             raise ValueError(f"percentile must be in (50, 100], got {percentile!r}")
@@ -214,7 +216,10 @@ def ptq(model: nn.Sequential, calib_x: torch.Tensor, bits: int = 8, *, act_bits:
     :func:`to_int8` makes it run in int8)."""
     _check_model(model)
     check_bits(act_bits)
+    #: Weights: symmetric, one scale per output channel, $\hat W = S_c \cdot \mathrm{clamp}(\mathrm{round}(W/S_c))$.
     qmodel = quantize_weights(model, bits, observer=observer, per_channel=per_channel)
+    #: Activations: an affine quantizer after the input and after each layer's output — after its ReLU when one
+    #: follows (Conv+ReLU fused, Jacob et al. §3), so the ReLU's zero is an exact code.
     layers, mods = [ActQuant(act_bits, act_observer, reduce_range)], list(qmodel)
     for i, m in enumerate(mods):
         layers.append(m)
@@ -223,6 +228,8 @@ def ptq(model: nn.Sequential, calib_x: torch.Tensor, bits: int = 8, *, act_bits:
         if (is_q and not (i + 1 < len(mods) and isinstance(mods[i + 1], nn.ReLU))) or fused_relu:
             layers.append(ActQuant(act_bits, act_observer, reduce_range))
     sim = nn.Sequential(*layers).eval()
+    #: Calibration: run a few hundred inputs through, let each quantizer observe its range, then freeze
+    #: $S, Z$ (no labels, no gradients).
     with torch.no_grad():
         sim(calib_x)
     for m in sim.modules():
