@@ -147,6 +147,21 @@ class MixedVocab:
         """:meth:`pieces` then :meth:`mix` with a seeded generator."""
         return self.mix(self.pieces(texts), p, np.random.default_rng(seed), max_length)
 
+    def explain(self, text: str, p: float, seed: int = 0) -> list[dict]:
+        """One sentence, word by word: ``{"word", "from_student", "pieces", "teacher_pieces", "student_pieces"}``
+        with the same per-word draw as :meth:`mix_texts` (for the tokenization explorer)."""
+        batch = self.mix_texts([text], p, seed=seed, max_length=10_000)
+        wp = self.pieces([text])[0]
+        rows = []
+        for w, word in enumerate(wp.words):
+            at = (batch.word[0] == w).nonzero().squeeze(1)
+            student = bool(batch.source[0, at[0]]) if len(at) else False
+            rows.append({"word": word, "from_student": student,
+                         "pieces": self.decode_word_pieces(batch.ids[0, at].tolist()),
+                         "teacher_pieces": [self.teacher.id_to_token(i) for i in wp.teacher[w]],
+                         "student_pieces": [self.student.id_to_token(i) for i in wp.student[w]]})
+        return rows
+
     def decode_word_pieces(self, ids) -> list[str]:
         """Joint-space ids → piece strings (student pieces marked with a leading ``s:``)."""
         out = []

@@ -25,7 +25,7 @@ class LMPreset(Preset):
     student_ffn: int = 512
     student_vocab: int = 5000
     max_len: int = 64
-    steps: int = 400                 # student steps (same for every arm)
+    steps: int = 200                 # student steps (same for every arm)
     batch_size: int = 64
     lr: float = 1e-3
     temperature: float = 2.0         # KD temperature T (Hinton et al. 2015)
@@ -34,8 +34,8 @@ class LMPreset(Preset):
     teacher_b_hidden: int = 256
     teacher_b_ffn: int = 1024
     teacher_b_vocab: int = 8000
-    teacher_b_steps: int = 250       # MLM pre-training steps of teacher B
-    dual_steps: int = 250            # dual-training steps (mixed vocabulary, two softmaxes)
+    teacher_b_steps: int = 200       # MLM pre-training steps of teacher B
+    dual_steps: int = 200            # dual-training steps (mixed vocabulary, two softmaxes)
     teacher_b_batch: int = 32
     p_max: float = 0.5               # end of the linear ramp of the student-segmentation probability (ours)
     proj_lambda: float = 1.0         # λ of the shared-projection loss (ours)
@@ -46,13 +46,16 @@ class LMPreset(Preset):
 ARMS = ("scratch", "kd", "kd+fvt", "kd+dual", "kd+dual+proj")
 
 PRESETS = {
-    # smoke: a few steps of every piece on 1,000 phrases (losses must decrease); the course table is read from
-    # the committed results.
+    # smoke: a few steps of every piece with 1-layer models on 1,000 phrases (losses must decrease); the course
+    # table is read from the committed results.
     "smoke": LMPreset(expected_seconds=30.0, n_labelled=200, n_transfer=800, seeds=(0,), arms=ARMS,
-                      steps=40, batch_size=32, teacher_b_steps=40, dual_steps=40, teacher_b_hidden=128,
-                      teacher_b_ffn=512, cached="course_results.json"),
-    # course: 2k labelled + 18k transfer phrases, 3 seeds, 400 steps of 64 per arm (≈ 1.3 passes over the
-    # 20k phrases), 2-layer student and teacher B (equal depth for the projection arm).
+                      student_layers=1, student_hidden=64, student_heads=2, student_ffn=128, steps=40,
+                      batch_size=32, teacher_b_layers=1, teacher_b_hidden=64, teacher_b_ffn=256,
+                      teacher_b_steps=40, dual_steps=40, cached="course_results.json"),
+    # course: 2k labelled + 18k transfer phrases, 3 seeds, 200 steps of 64 per arm (12,800 draws: 0.64 passes
+    # over the 20k phrases; scratch: 6.4 passes over its 2k), 2-layer student and teacher B (equal depth for the
+    # projection arm). Sized so that 3 seeds × 5 arms finished on the loaded shared CPU (each process got ≈ 5 %
+    # of a core).
     "course": LMPreset(expected_seconds=60.0, n_labelled=2000, n_transfer=18000, seeds=(0, 1, 2), arms=ARMS,
                        cached="course_results.json"),
     # full (GPU): 4-layer student (Sec. 6.2 of this course), 4-layer teacher B, 5 seeds, longer schedules.

@@ -119,9 +119,13 @@ class DualMLM(nn.Module):
         s_ids = torch.where(is_student, ids - self.teacher_size, torch.zeros_like(ids))
         return torch.where(is_student.unsqueeze(-1), self.up(self.student_emb(s_ids)), self.teacher.tok(t_ids))
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(teacher-vocabulary logits, student-vocabulary logits) at every position."""
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor,
+                select: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(teacher-vocabulary logits, student-vocabulary logits) at every position, or only at the positions
+        where the boolean ``select`` is true (flattened: ``(n_selected, V)``)."""
         hidden = self.teacher.encode(None, mask, self.embed(ids))
+        if select is not None:
+            hidden = hidden[select]
         logits_t = self.teacher.mlm_logits(hidden)
         logits_s = (hidden @ self.up.weight) @ self.student_emb.weight.T + self.student_bias
         return logits_t, logits_s

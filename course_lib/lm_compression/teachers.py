@@ -168,6 +168,15 @@ def load_teacher_cache(directory: Path | None = None) -> tuple[dict, dict]:
     return arrays, read_json(directory / "teacher_a_sst2.json")
 
 
+def teacher_predict(texts, tokenizer=None, model=None, directory: Path | None = None) -> np.ndarray:
+    """Teacher A's class probabilities ``(n, 2)`` on new sentences: MiniLM features + the cached probe."""
+    arrays, _ = load_teacher_cache(directory)
+    feats = minilm_features(texts, tokenizer, model, progress=False)
+    z = feats @ arrays["probe_coef"].T + arrays["probe_intercept"]
+    p1 = 1.0 / (1.0 + np.exp(-z[:, 0]))
+    return np.stack([1.0 - p1, p1], axis=1)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description="Cache teacher-A (MiniLM) features and probe logits")
     ap.add_argument("--cola", action="store_true", help="also the CoLA cache")

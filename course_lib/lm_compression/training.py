@@ -81,6 +81,19 @@ def accuracy(model: Encoder, ids, mask, labels, batch_size: int = 256) -> float:
     return 100.0 * correct / len(ids)
 
 
+@torch.no_grad()
+def predict(model: Encoder, tokenizer, texts, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities ``(n, C)`` of an encoder on raw sentences (student vocabulary ``tokenizer``)."""
+    ids, mask = encode_student(tokenizer, texts, model.cfg.max_len)
+    was = model.training
+    model.eval()
+    dev = next(model.parameters()).device
+    out = [torch.softmax(model(*[t.to(dev) for t in _trim(ids[s:s + batch_size], mask[s:s + batch_size])]), -1)
+           for s in range(0, len(ids), batch_size)]
+    model.train(was)
+    return torch.cat(out).cpu().numpy()
+
+
 class StudentObjective(nn.Module):
     """One arm's training objective: CE (``scratch``) or logit KD (Hinton et al. 2015), plus ``λ`` times the
     shared-projection weight loss against a frozen teacher (v1 Sec. 3.2) when ``teacher_layers`` is given."""
@@ -173,9 +186,9 @@ class MLMObjective(nn.Module):
 
     def forward(self, batch):
         inputs, targets, mask = batch
-        logits = self.encoder.mlm_logits(self.encoder.encode(inputs, mask))
         chosen = targets != IGNORE
-        return {"loss": nn.functional.cross_entropy(logits[chosen].float(), targets[chosen])}
+        logits = self.encoder.mlm_logits(self.encoder.encode(inputs, mask)[chosen])  # masked positions only
+        return {"loss": nn.functional.cross_entropy(logits.float(), targets[chosen])}
 
 
 def _encode_plain(tokenizer, texts, max_len):
@@ -218,15 +231,18 @@ class DualObjective(nn.Module):
 
     def forward(self, batch):
         inputs, targets, mask = batch
-        logits_t, logits_s = self.dual(inputs, mask)
-        return dual_mlm_loss(logits_t, logits_s, targets, self.dual.teacher_size)
+        chosen = targets != IGNORE
+        logits_t, logits_s = self.dual(inputs, mask, select=chosen)  # masked positions only
+        return dual_mlm_loss(logits_t, logits_s, targets[chosen], self.dual.teacher_size)
 
 
 def dual_train(dual: DualMLM, mixer: MixedVocab, texts, *, steps: int, p_max: float = 0.5, batch_size: int = 64,
-               lr: float = 5e-4, seed: int = 0, device=None, checkpoint=None, progress: bool = False):
+               lr: float = 5e-4, seed: int = 0, device=None, checkpoint=None, progress: bool = False,
+               ramped: bool = True):
     """Dual training (Zhao et al. 2019, v1 Sec. 3.1): each word of a training sentence is segmented with the
-    student vocabulary with probability ``p`` (linear ramp 0 → ``p_max``, ours), then masked and predicted by the
-    softmax of its own vocabulary. Returns (history, per-step losses, realised student-word fraction)."""
+    student vocabulary with probability ``p`` (linear ramp 0 → ``p_max``, ours; ``ramped=False``: constant
+    ``p_max``), then masked and predicted by the softmax of its own vocabulary. Returns (history, per-step
+    losses, realised student-word fraction)."""
     check_p(p_max, "p_max")
     device = resolve_device(device)
     pieces = mixer.pieces(texts)
@@ -235,7 +251,8 @@ def dual_train(dual: DualMLM, mixer: MixedVocab, texts, *, steps: int, p_max: fl
     def sample(step):
         rng = np.random.default_rng([seed, step])
         idx = rng.choice(len(pieces), size=batch_size, replace=False)
-        batch = mixer.mix([pieces[i] for i in idx], ramp(step, steps, p_max), rng, dual.teacher.cfg.max_len)
+        p = ramp(step, steps, p_max) if ramped else p_max
+        batch = mixer.mix([pieces[i] for i in idx], p, rng, dual.teacher.cfg.max_len)
         stats["student"] += batch.student_words
         stats["words"] += batch.total_words
         g = torch.Generator().manual_seed(int(rng.integers(1 << 31)))
