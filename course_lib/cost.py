@@ -33,8 +33,8 @@ from course_lib.device import synchronize
 
 __all__ = [
     "BITS", "ENERGY_PJ", "analytic_bytes", "compare", "count_macs", "count_nonzero", "count_params", "csr_bytes",
-    "energy_proxy", "flop_counter_macs", "latency", "mac_table", "measure", "model_csr_bytes", "packed_bytes",
-    "pareto_front", "plot_pareto", "serialized_bytes", "table",
+    "energy_proxy", "flop_counter_macs", "fvcore_macs", "latency", "mac_table", "measure", "model_csr_bytes",
+    "packed_bytes", "pareto_front", "plot_pareto", "serialized_bytes", "table",
 ]
 
 #: Bits per element of the storage types the series use (``"int4"``/``"int2"`` are packed, several to a byte).
@@ -252,6 +252,18 @@ def flop_counter_macs(model: nn.Module, example) -> int:
     with counter, torch.inference_mode():
         model(*inputs)
     return counter.get_total_flops() // 2
+
+
+def fvcore_macs(model: nn.Module, example) -> int:
+    """The second peer: fvcore's ``FlopCountAnalysis`` total, which counts one fused multiply-add as one "flop" (=
+    one MAC) for conv/linear; its warnings about uncounted ops (ReLU, pooling) are silenced."""
+    from fvcore.nn import FlopCountAnalysis
+
+    _check_model(model)
+    analysis = FlopCountAnalysis(model, _as_inputs(example))
+    analysis.unsupported_ops_warnings(False)
+    analysis.uncalled_modules_warnings(False)
+    return int(analysis.total())
 
 
 # ------------------------------------------------------------------------------------------------ latency

@@ -21,6 +21,7 @@ def test_params_and_macs_of_the_digits_cnn_by_hand():
     x = torch.randn(1, 1, 8, 8)
     assert cost.count_macs(m, x) == hand
     assert cost.flop_counter_macs(m, x) == hand
+    assert cost.fvcore_macs(m, x) == hand  # fvcore: one fused multiply-add = one "flop"
     table = cost.mac_table(m, x)
     assert list(table["MACs"]) == [9216, 294912, 32768, 640]
 
