@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -283,10 +284,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("--parts", nargs="*", default=["transfer", "full_label", "mnist1d"])
     ap.add_argument("--scale", default="course")
+    ap.add_argument("--seeds", nargs="*", type=int, default=None, help="override the preset's kd_seeds")
+    ap.add_argument("--out", default=None, help="write to this file instead of data/low_power/kd_results.json")
     args = ap.parse_args(argv)
     set_threads()
     p = PRESETS[args.scale]
-    path = results_path()
+    if args.seeds is not None:
+        p = dataclasses.replace(p, kd_seeds=tuple(args.seeds))
+    path = Path(args.out) if args.out else results_path()
     out = read_json(path) if path.is_file() else {}
     out["command"] = f"python -m course_lib.low_power.distillation --scale {args.scale}"
     for part in args.parts:

@@ -393,10 +393,11 @@ def compare_searches(space: SearchSpace, table: dict, *, budget: int, evaluation
                      sample: int = 3) -> pd.DataFrame:
     """Random search vs regularised evolution on the table, one row per seed: best validation accuracy found by
     each, the test accuracy of the chosen architecture, the largest MACs evaluated, and the best feasible
-    validation accuracy of the whole table (the optimum both are chasing)."""
+    validation accuracy of the whole table (the optimum both are chasing). ``df.attrs["curves"]`` holds each
+    method's best-so-far curves (seeds × evaluations)."""
     ok = feasible(space, budget)
     optimum = max(table["archs"][arch_key(a)]["val_acc"] for a in ok)
-    rows = []
+    rows, curves = [], {"random": [], "evolution": []}
     for seed in seeds:
         res = {"random": random_search(space, TableEvaluator(table), budget=budget, evaluations=evaluations,
                                        seed=seed),
@@ -405,6 +406,7 @@ def compare_searches(space: SearchSpace, table: dict, *, budget: int, evaluation
                                                   seed=seed)}
         row = {"seed": seed, "optimum_val": optimum}
         for name, r in res.items():
+            curves[name].append(r.best_so_far())
             arch, _, val = r.best
             row.update({f"{name}_val": val, f"{name}_test": table["archs"][arch_key(arch)]["test_acc"],
                         f"{name}_arch": arch_key(arch), f"{name}_max_macs": max(m for _, m, _ in r.history),
@@ -412,6 +414,7 @@ def compare_searches(space: SearchSpace, table: dict, *, budget: int, evaluation
         rows.append(row)
     df = pd.DataFrame(rows).set_index("seed")
     df["evolution_minus_random"] = df["evolution_val"] - df["random_val"]
+    df.attrs["curves"] = {k: np.array(v) for k, v in curves.items()}   # best-so-far per seed (rows) and evaluation
     return df
 
 
