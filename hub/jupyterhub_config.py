@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 # ------------------------------------------------------------------------ what an instructor changes
 PORT = int(os.environ.get("HUB_PORT", "8000"))                 # the hub's address: http://127.0.0.1:PORT/
 IP = os.environ.get("HUB_IP", "127.0.0.1")                     # "0.0.0.0" to serve a closed classroom network
-USERS = [u for u in os.environ.get("HUB_USERS", "").split(",") if u.strip()]  # empty: any name may log in
+USERS = [u.strip() for u in os.environ.get("HUB_USERS", "").split(",") if u.strip()]  # empty: any name
 PASSWORD = os.environ.get("HUB_PASSWORD", "eleven-papers-demo")  # the shared demo password (8+ characters)
 SCALE = os.environ.get("HUB_SCALE", "course")                  # learners' default COURSE_SCALE: smoke|course|full
 DATA = os.environ.get("HUB_DATA", os.environ.get("COURSE_DATA_MIRROR", str(REPO.parent / "shared" / "datasets")))
