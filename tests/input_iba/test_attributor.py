@@ -77,6 +77,7 @@ def test_explain_batch_returns_the_three_maps_separately():
     assert res.lambda_g.min() >= 0 and res.lambda_g.max() <= 1
     assert (res.feature_capacity >= 0).all() and (res.input_capacity >= -1e-6).all()
     assert res.attribution is res.input_mask and res.seconds > 0
+    assert set(res.stage_seconds) == {"feature", "prior", "input"} and sum(res.stage_seconds.values()) <= res.seconds
     assert res.prior.critic_loss.shape == (2, 2) and res.input.loss.shape == (10, 2)
     again = explain_batch(model, images, targets, stats, config=SMOKE, seed=0)
     torch.testing.assert_close(again.input_mask, res.input_mask)

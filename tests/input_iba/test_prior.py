@@ -75,3 +75,13 @@ def test_train_prior_runs_the_official_schedule_shape():
     assert (res.mu != 0).all() and (res.sigma != 1).all()
     init = train_prior(model, "pool1", images, real, logits_init=torch.full((2, 1, 32, 32), -1.0), config=cfg)
     assert (init.mask - torch.sigmoid(torch.tensor(-1.0))).abs().max() < 0.05  # starts from the given logits
+
+
+def test_reused_fakes_keep_the_schedule_and_train():
+    model, images, stats, feat, r = _setup()
+    torch.manual_seed(0)
+    real = real_samples(r, feat.mask, feat.kl, stats, 40, kind="paper")
+    cfg = GANConfig(epochs=2, dataset_size=40, batch_size=16, critic_iter=2, fresh_fakes=False)
+    res = train_prior(model, "pool1", images, real, config=cfg)
+    assert res.critic_loss.shape == (6, 2) and res.generator_loss.shape == (3, 2)
+    assert torch.isfinite(res.critic_loss).all() and not torch.allclose(res.mask, torch.full_like(res.mask, 0.5))
