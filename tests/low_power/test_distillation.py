@@ -114,3 +114,20 @@ def test_bad_input_gets_a_clear_error():
         D.train_student(nn.Linear(4, 3), x, y[:5], epochs=1, x_test=x, y_test=y)
     with pytest.raises(ValueError, match="epochs must be an int >= 1"):
         D.train_student(nn.Linear(4, 3), x, y.clamp_min(0), epochs=0, x_test=x, y_test=y)
+
+
+def test_record_from_the_committed_course_run():
+    from course_lib.low_power import claims as C
+    from course_lib.low_power.presets import PRESETS
+
+    k = D.study(PRESETS["smoke"])
+    assert k["cached"] and k["gradient_error"] < 1e-6          # kd_loss computes in float32
+    ledger = C.make_ledger("smoke", notebook=5)
+    D.record(ledger, k)
+    assert ledger.status("lp.kd_gradient") == "PASS"
+    res = D.load_results()
+    gains = [r["kd_transfer"] - r["label_only"] for r in res["transfer"]]
+    assert ledger.measured["lp.kd_transfer"].value == pytest.approx(sum(gains) / len(gains))
+    assert "artifact" in ledger.measured["lp.kd_transfer"].source.label().lower() or \
+        "kd_results.json" in ledger.measured["lp.kd_transfer"].source.label()
+    assert len(res["transfer"]) == len(res["mnist1d"]) == len(res["full_label"]) == 3

@@ -136,3 +136,18 @@ def test_space_dataclass_is_hashable_config(space):
     assert dataclasses.asdict(space)["widths"] == (8, 16, 32)
     with pytest.raises(ValueError, match="cannot be pooled"):
         nas.SearchSpace(length=4, max_depth=3)
+
+
+def test_study_and_record_on_the_committed_table():
+    from course_lib.low_power import claims as C
+    from course_lib.low_power.presets import PRESETS
+
+    preset = dataclasses.replace(PRESETS["smoke"], nas_more_seeds=5)
+    s = nas.study(preset)
+    ledger = C.make_ledger("smoke", notebook=4)
+    nas.record(ledger, s)
+    assert ledger.status("lp.nas_within_budget") == "PASS" and ledger.status("lp.nas_budget_error") == "PASS"
+    assert ledger.measured["lp.nas_within_budget"].value <= 1.0
+    gap = s["searches"]["evolution_minus_random"].mean()
+    assert ledger.measured["lp.nas_evolution_vs_random"].value == pytest.approx(gap)
+    assert s["searches"].attrs["curves"]["evolution"].shape == (len(preset.nas_seeds), preset.nas_evaluations)
