@@ -88,28 +88,41 @@ def main(quick: bool = False) -> str:
                                              repeats=repeats, warmup=3, threads=1))
     cosine = peers.quantized_cosine(tok, minilm, qminilm, sentences)
     torch.set_num_threads(before)
-    p50 = np.array([[t.loc[m, "p50 ms"] for m in tables[0].index] for t in tables])  # sentences × models
-    speed = p50[:, 0:1] / p50  # per-sentence ratio MiniLM / model
+    def per_sentence(col):  # sentences × models
+        return np.array([[t.loc[m, col] for m in tables[0].index] for t in tables])
+
+    p50, cpu = per_sentence("p50 ms"), per_sentence("CPU p50 ms")
+    speed, cpu_speed = p50[:, 0:1] / p50, cpu[:, 0:1] / cpu  # per-sentence ratios MiniLM / model
     first = tables[0]
     lines = ["### lm_compression: per-sentence latency and bytes, CPU, 1 thread", "",
-             f"Sentences: {where}; {repeats} timed calls per sentence and model; student: {student_kind}.", "",
-             "| model | params | MB | p50 ms (median over sentences) | × smaller (bytes) vs MiniLM | "
-             "× faster (p50), median [min–max] over sentences |", "|---|---|---|---|---|---|"]
+             f"Sentences: {where}; {repeats} interleaved rounds per sentence (one call of each model per round); "
+             f"student: {student_kind}. Wall time = `course_lib.cost.latency` (perf_counter); CPU time = thread "
+             f"CPU time of the same calls (robust to a loaded machine; os.cpu_count() = {os.cpu_count()}, "
+             f"1-min load average {os.getloadavg()[0]:.1f}).", "",
+             "| model | params | MB | × smaller (bytes) | wall p50 ms | × faster (wall p50) | CPU p50 ms | "
+             "× faster (CPU p50) |", "|---|---|---|---|---|---|---|---|"]
     for j, name in enumerate(first.index):
         lines.append(f"| {name} | {first.loc[name, 'params']:,} | {first.loc[name, 'MB']:.2f} | "
-                     f"{np.median(p50[:, j]):.2f} | {first.loc[name, '× smaller (bytes)']:.2f} | "
-                     f"{np.median(speed[:, j]):.2f} [{speed[:, j].min():.2f}–{speed[:, j].max():.2f}] |")
+                     f"{first.loc[name, '× smaller (bytes)']:.2f} | {np.median(p50[:, j]):.2f} | "
+                     f"{np.median(speed[:, j]):.2f} [{speed[:, j].min():.2f}–{speed[:, j].max():.2f}] | "
+                     f"{np.median(cpu[:, j]):.2f} | {np.median(cpu_speed[:, j]):.2f} "
+                     f"[{cpu_speed[:, j].min():.2f}–{cpu_speed[:, j].max():.2f}] |")
+    lines += ["", "Ratios: median [min–max] over the sentences (MiniLM time / model time, each sentence in each "
+              "model's own tokenization)."]
     lines += ["", f"int8 vs fp32 MiniLM sentence-embedding cosine: mean {cosine.mean():.4f}, min {cosine.min():.4f} "
               f"({len(cosine)} sentences)."]
-    student_speed = float(np.median(speed[:, list(first.index).index("student")]))
+    j = list(first.index).index("student")
+    # conservative: the smaller of the wall-time and the CPU-time ratios (medians over the sentences)
+    student_speed = float(min(np.median(speed[:, j]), np.median(cpu_speed[:, j])))
     ratio, how = accuracy_ratio()
     fast = student_speed >= GOAL_SPEED
     if ratio is None:
-        verdict = (f"speed {'met' if fast else 'NOT met'} ({student_speed:.1f}× ≥ {GOAL_SPEED:.0f}×?); accuracy "
-                   f"not assessed: {how}")
+        verdict = (f"speed {'met' if fast else 'NOT met'} (student {student_speed:.1f}× faster, the smaller of the "
+                   f"wall and CPU ratios; goal ≥ {GOAL_SPEED:.0f}×); accuracy not assessed: {how}")
     else:
         good = ratio >= GOAL_ACCURACY
-        verdict = (f"{'MET' if fast and good else 'NOT MET'}: student {student_speed:.1f}× faster than MiniLM "
+        verdict = (f"{'MET' if fast and good else 'NOT MET'}: student {student_speed:.1f}× faster than MiniLM (the "
+                   f"smaller of the wall and CPU ratios) "
                    f"(goal ≥ {GOAL_SPEED:.0f}×, {'met' if fast else 'not met'}) at {ratio:.1%} of its accuracy "
                    f"(goal ≥ {GOAL_ACCURACY:.0%}, {'met' if good else 'not met'}; {how})")
     lines += ["", f"**Goal (student ≥ {GOAL_SPEED:.0f}× faster at ≥ {GOAL_ACCURACY:.0%} of MiniLM's accuracy):** "

@@ -126,31 +126,55 @@ def compare_quantized(sentences=DEMO_SENTENCES, *, tokenizer=None, model=None, r
 
 def size_speed_table(models: dict, *, repeats: int = 30, warmup: int = 5, threads: int = 1,
                      reference: str | None = None):
-    """Parameters, serialized bytes and batch-1 latency (``cost.latency``: p50/p90 over ``repeats`` calls at
-    ``threads`` threads) of several models measured in one process, with ratios to ``reference`` (default: the
-    first). ``models = {name: (model, example_inputs)}``; each model's own tokenization of the same sentence."""
+    """Parameters, serialized bytes and batch-1 latency of several models measured in one process, with ratios
+    to ``reference`` (default: the first). ``models = {name: (model, example_inputs)}``; each model reads the same
+    sentence in its own tokenization.
+
+    Latency follows ``cost.latency`` (``threads`` threads, inference mode, a warm-up) but the timed calls are
+    **interleaved** — one call of each model per round, ``repeats`` rounds, p50/p90 over the rounds — so a load
+    change on a shared CPU hits every model alike and the ratios stay meaningful. Each round also times one
+    call in **thread CPU time** (``time.thread_time``; with one torch thread the work runs in the calling
+    thread): on a loaded machine wall time includes waiting for a core, CPU time does not."""
+    import statistics
+    import time
+
     import pandas as pd
 
     from course_lib import cost
 
     if not models:
         raise ValueError("size_speed_table needs at least one {name: (model, example)} entry")
-    rows = []
     for name, entry in models.items():
         if not (isinstance(entry, tuple) and len(entry) == 2):
             raise TypeError(f"models[{name!r}] must be a (model, example_inputs) pair")
-        model, example = entry
-        model.eval()
-        lat = cost.latency(model, example, threads=threads, warmup=warmup, repeats=repeats)
+        entry[0].eval()
+        cost.latency(entry[0], entry[1], threads=threads, warmup=warmup, repeats=1)
+    times: dict[str, list[float]] = {name: [] for name in models}
+    cpu: dict[str, list[float]] = {name: [] for name in models}
+    before = torch.get_num_threads()
+    for _ in range(repeats):
+        for name, (model, example) in models.items():
+            times[name].append(cost.latency(model, example, threads=threads, warmup=0, repeats=1)["p50_ms"])
+            torch.set_num_threads(threads)
+            with torch.inference_mode():
+                c0 = time.thread_time()
+                model(*_as_tuple(example))
+                cpu[name].append((time.thread_time() - c0) * 1e3)
+            torch.set_num_threads(before)
+    rows = []
+    for name, (model, example) in models.items():
         nbytes = cost.serialized_bytes(model)
+        t = sorted(times[name])
         rows.append({"model": name, "params": _params(model), "bytes": nbytes, "MB": nbytes / 1e6,
-                     "tokens": int(_as_tuple(example)[0].shape[-1]), "p50 ms": lat["p50_ms"],
-                     "p90 ms": lat["p90_ms"]})
+                     "tokens": int(_as_tuple(example)[0].shape[-1]), "p50 ms": statistics.median(t),
+                     "p90 ms": t[min(len(t) - 1, int(round(0.9 * (len(t) - 1))))],
+                     "CPU p50 ms": statistics.median(cpu[name])})
     df = pd.DataFrame(rows).set_index("model")
     ref = df.loc[reference] if reference is not None else df.iloc[0]
     df["× fewer params"] = ref["params"] / df["params"]
     df["× smaller (bytes)"] = ref["MB"] / df["MB"]
     df["× faster (p50)"] = ref["p50 ms"] / df["p50 ms"]
+    df["× faster (CPU p50)"] = ref["CPU p50 ms"] / df["CPU p50 ms"]
     return df
 
 

@@ -85,7 +85,8 @@ def test_size_speed_table_measures_each_model_and_its_ratios(tiny_bert):
     assert table.loc["tiny", "params"] == cost.count_params(small) and table.loc["tiny", "tokens"] == 7
     assert table.loc["bert", "MB"] == pytest.approx(cost.serialized_bytes(model) / 1e6)
     assert table.loc["tiny", "× fewer params"] == pytest.approx(cost.count_params(model) / cost.count_params(small))
-    assert table.loc["bert", "× faster (p50)"] == 1.0
+    assert table.loc["bert", "× faster (p50)"] == 1.0 and (table["CPU p50 ms"] > 0).all()
+    assert table.loc["bert", "× faster (CPU p50)"] == 1.0
     with pytest.raises(TypeError, match="pair"):
         peers.size_speed_table({"bert": model})
     with pytest.raises(ValueError, match="at least one"):
