@@ -307,8 +307,8 @@ def run(scale: str, device=None) -> Ledger:
         task = None
     record_task_losses(ledger, task)
     if scale in CF and task is not None:
-        from course_lib.lm_compression.experiments import DATA_DIR, load_course_results
+        from course_lib.lm_compression.experiments import DATA_DIR, RESULTS_FILE, load_course_results
 
         table, meta = load_course_results()
-        record_course(ledger, table, meta, DATA_DIR / "course_seed0.json")
+        record_course(ledger, table, meta, DATA_DIR / RESULTS_FILE)
     return ledger

@@ -5,8 +5,10 @@ Regenerate the committed results (``data/lm_compression/``) with::
     python -m course_lib.lm_compression.teachers                     # teacher-A features + probe logits (once)
     python -m course_lib.lm_compression.experiments teacher-b        # teacher B: MLM pre-training + dual training
     python -m course_lib.lm_compression.experiments seed 0           # every arm for one seed (run 0, 1, 2)
+    python -m course_lib.lm_compression.experiments merge            # -> course_results.json
 
-Each seed writes ``course_seed<k>.json``; :func:`load_course_results` merges them into one table.
+Each seed writes ``course_seed<k>.json``; ``merge`` joins them into ``course_results.json``, which
+:func:`load_course_results` reads.
 """
 from __future__ import annotations
 
@@ -196,17 +198,32 @@ def run_seed(preset: LMPreset, seed: int, device=None, out: Path | None = None, 
     return rows
 
 
-def load_course_results(directory: Path | None = None) -> tuple[pd.DataFrame, dict]:
-    """(table of rows arm × seed, metadata) merged from every ``course_seed*.json``."""
+RESULTS_FILE = "course_results.json"
+
+
+def merge_seed_results(directory: Path | None = None) -> Path:
+    """Merge every ``course_seed*.json`` into ``course_results.json`` (the one file the claims and notebooks
+    read, so its sha256 covers every seed)."""
     directory = directory or DATA_DIR
     files = sorted(directory.glob("course_seed*.json"))
     if not files:
-        raise FileNotFoundError(f"no course_seed*.json in {directory}; run `python -m "
-                                "course_lib.lm_compression.experiments seed 0` (and 1, 2)")
+        raise FileNotFoundError(f"no course_seed*.json in {directory}")
     blobs = [read_json(f) for f in files]
     rows = [r for b in blobs for r in b["rows"]]
-    meta = {k: v for k, v in blobs[0].items() if k != "rows"}
-    return pd.DataFrame(rows), meta
+    meta = {k: v for k, v in blobs[0].items() if k not in ("rows", "command")}
+    meta["commands"] = [b["command"] for b in blobs] + ["python -m course_lib.lm_compression.experiments merge"]
+    write_json(directory / RESULTS_FILE, {**meta, "rows": rows})
+    return directory / RESULTS_FILE
+
+
+def load_course_results(directory: Path | None = None) -> tuple[pd.DataFrame, dict]:
+    """(table of rows arm × seed, metadata) from ``course_results.json``."""
+    path = (directory or DATA_DIR) / RESULTS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; run `python -m course_lib.lm_compression.experiments seed k` "
+                                "for k = 0, 1, 2, then `... experiments merge`")
+    blob = read_json(path)
+    return pd.DataFrame(blob["rows"]), {k: v for k, v in blob.items() if k != "rows"}
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
@@ -218,14 +235,16 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description="LM-compression course runs")
-    ap.add_argument("what", choices=["teacher-b", "seed"])
+    ap.add_argument("what", choices=["teacher-b", "seed", "merge"])
     ap.add_argument("seed", nargs="?", type=int, default=0)
     ap.add_argument("--scale", default="course")
     ap.add_argument("--device", default=None)
     ap.add_argument("--wait", type=float, default=3600.0, help="seconds to wait for teacher B's embeddings")
     args = ap.parse_args(argv)
     preset = PRESETS[args.scale]
-    if args.what == "teacher-b":
+    if args.what == "merge":
+        print(merge_seed_results())
+    elif args.what == "teacher-b":
         print(build_teacher_b(preset, device=args.device)["stats"] | {"pretrain_losses": "...", "dual_losses": "..."})
     else:
         run_seed(preset, args.seed, device=args.device, wait_teacher_b=args.wait)

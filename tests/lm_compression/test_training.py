@@ -62,3 +62,30 @@ def test_dual_training_loss_decreases_at_constant_p():
 def test_decreased_needs_a_curve():
     with pytest.raises(ValueError):
         decreased(np.array([1.0]))
+
+
+def test_minilm_alignment_moves_only_the_student_embeddings_and_projection():
+    from course_lib.lm_compression.mixing import MixedVocab
+    from course_lib.lm_compression.teachers import load_minilm
+    from course_lib.lm_compression.training import MiniLMAlignment, align_minilm
+    from course_lib.lm_compression.vocab import student_tokenizer, teacher_tokenizer
+
+    _, minilm = load_minilm("cpu")
+    before = minilm.get_input_embeddings().weight.clone()
+    align = MiniLMAlignment(minilm, student_tokenizer().get_vocab_size(), 16)
+    emb0 = align.student_emb.weight.detach().clone()
+    texts = ["a charming and often affecting journey", "unflinchingly bleak and desperate", "a dull movie"] * 3
+    _, losses = align_minilm(align, MixedVocab(teacher_tokenizer(), student_tokenizer()), texts, steps=3,
+                             batch_size=4, device="cpu")
+    assert np.isfinite(np.asarray(losses)).all()
+    assert torch.equal(minilm.get_input_embeddings().weight, before)
+    assert not torch.equal(align.student_emb.weight.detach(), emb0)
+
+
+def test_predict_gives_probabilities():
+    from course_lib.lm_compression.training import predict
+    from course_lib.lm_compression.vocab import student_tokenizer
+
+    model = Encoder(EncoderConfig(vocab_size=5000, hidden=16, layers=1, heads=2, ffn=32, max_len=64))
+    probs = predict(model, student_tokenizer(), ["a charming journey", "bleak"])
+    assert probs.shape == (2, 2) and np.allclose(probs.sum(1), 1, atol=1e-5)
