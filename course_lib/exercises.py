@@ -181,8 +181,7 @@ def build_checker(reference: Callable, make_inputs: Callable, *, trials: int = 3
             got = fn(*args)
             if got is None:
                 return f"{name} returned None: fill in its body and return the result"
-            want = np.asarray(_numpy(reference(*args)))
-            got = np.asarray(_numpy(got))
+            want, got = _as_numbers(reference(*args)), _as_numbers(got)
             if got.shape != want.shape:
                 return f"expected an array of shape {want.shape}, got {got.shape} (trial {trial + 1})"
             if not np.allclose(got, want, atol=atol, rtol=rtol):
@@ -191,6 +190,14 @@ def build_checker(reference: Callable, make_inputs: Callable, *, trials: int = 3
         return True
 
     return checker
+
+
+def _as_numbers(x):
+    """An array to compare and subtract: boolean masks become 0/1 (bool - bool is a TypeError in numpy)."""
+    import numpy as np
+
+    array = np.asarray(_numpy(x))
+    return array.astype(float) if array.dtype == bool else array
 
 
 def _numpy(x):

@@ -103,6 +103,15 @@ def test_exercises_check(capsys):
         register(Exercise("nodot", "", lambda a: True))
 
 
+def test_build_checker_compares_boolean_masks():
+    from course_lib.exercises import build_checker
+
+    checker = build_checker(lambda x: x > 0.5, lambda rng: (rng.random(20),))
+    assert checker(lambda x: x > 0.5) is True
+    verdict = checker(lambda x: x >= 0.0)  # a wrong mask: a difference message, not a TypeError
+    assert isinstance(verdict, str) and "max abs difference 1" in verdict
+
+
 def test_core_exercises():
     seed_everything(123)
     assert check("start.2", torch.rand(3))
