@@ -2,7 +2,7 @@
 the notebooks wrap some of them with :func:`course_lib.viz.interactive`.
 
 Pieces are drawn as coloured boxes: teacher-vocabulary pieces blue, student-vocabulary pieces orange, special
-tokens grey — the colours of the mixed sequence of dual training (§2.2 of the paper, Fig. 1 of v1).
+tokens grey — the two vocabularies of the mixed sequence of dual training (Zhao et al., v1; v2 Stage I).
 """
 from __future__ import annotations
 
@@ -230,8 +230,8 @@ def plot_size_speed(table: pd.DataFrame, *, x: str = "MB", y: str = "p50 ms",
 
 def series_diagram(ax=None, fontsize: int = 8):
     """The series' data-flow diagram (``course_lib.diagrams.draw_diagram``): a sentence is segmented by both
-    vocabularies; the mixed sequence trains the teacher with two softmaxes (dual training, §2.2); the student
-    reads student pieces only; shared projections tie teacher and student weights (§2.3, v1)."""
+    vocabularies; the mixed sequence trains the teacher with two softmaxes (dual training, v1); the student
+    reads student pieces only; shared projections tie teacher and student weights (v1)."""
     from course_lib.diagrams import draw_diagram
 
     nodes = [("text", "sentence\n(words)", "data"),
