@@ -61,14 +61,14 @@ test-notebooks: setup
 	$(TEST_ENV) COURSE_SCALE=smoke COURSE_HEADLESS=1 $(PY) -m pytest -p tests.notebook_budget --nbval-lax \
 		--nbval-current-env --nbval-cell-timeout=300 -n 2 --dist loadfile -q notebooks
 
-# The experiments notebooks (the ones that load data) once more with NO data: empty mirror and cache, offline.
-# They must degrade to their stand-ins with a banner and list the real-data claims as skipped, not crash.
+# The notebooks that load registry data once more with NO data: empty mirror and cache, offline. They must degrade
+# to their stand-ins with a banner and list the real-data claims as skipped, not crash.
 NO_DATA := $(CURDIR)/build/no-data
 test-offline: setup
 	@rm -rf $(NO_DATA) && mkdir -p $(NO_DATA)/mirror $(NO_DATA)/cache
 	$(TEST_ENV) COURSE_SCALE=smoke COURSE_HEADLESS=1 COURSE_DATA_MIRROR=$(NO_DATA)/mirror COURSE_DATA_DIR=$(NO_DATA)/cache \
 		$(PY) -m pytest -p tests.notebook_budget --nbval-lax --nbval-current-env --nbval-cell-timeout=300 -n 2 \
-		--dist loadfile -q notebooks/*/2_experiments.ipynb
+		--dist loadfile -q notebooks/*/2_experiments.ipynb notebooks/06_low_power/1_quantization.ipynb
 
 test-browser: setup
 	@bash tests/e2e/browser_setup.sh

@@ -2,7 +2,7 @@
 
 Kernel-side runs (nbval, papermill, ``make test-notebooks``) never render a widget, so they cannot tell
 whether a learner's slider redraws its figure. This test does, for ``notebooks/00_start_here.ipynb`` and
-every ``notebooks/*/3_interactive.ipynb`` (found by glob, one test each): open it in JupyterLab, run all
+every ``notebooks/*/*_interactive.ipynb`` (found by glob, one test each): open it in JupyterLab, run all
 cells, wait until every code cell has an execution count, wait for the first ``course_lib.viz.interactive``
 view, move its first control (slider: an arrow key on the handle; dropdown: another option), and assert that
 the figure's PNG bytes changed and that no cell (nor the kernel, for the widget callback) shows an error.
@@ -93,13 +93,13 @@ LAB_SETTINGS = {  # plugin id -> user settings, written to a throwaway user-sett
 
 
 def _notebook_name(path: Path) -> str:
-    """``00_start_here`` or ``<series folder>-3_interactive`` (the screenshot's and the test id's name)."""
+    """``00_start_here`` or ``<series folder>-<n>_interactive`` (the screenshot's and the test id's name)."""
     rel = path.relative_to(NOTEBOOKS) if path.is_relative_to(NOTEBOOKS) else path.relative_to(REPO)
     return "-".join([*rel.parts[:-1], rel.stem])
 
 
 def _notebooks_under_test() -> list:
-    paths = [NOTEBOOKS / "00_start_here.ipynb", *sorted(NOTEBOOKS.glob("*/3_interactive.ipynb"))]
+    paths = [NOTEBOOKS / "00_start_here.ipynb", *sorted(NOTEBOOKS.glob("*/*_interactive.ipynb"))]
     return [pytest.param(p, id=_notebook_name(p)) for p in paths]
 
 
