@@ -93,7 +93,7 @@ def measure(nb_path: Path, scale: str, budget: float) -> dict:
     nb = nbformat.read(nb_path, as_version=4)
     client = NotebookClient(nb, timeout=int(budget) + 60, kernel_name="python3",
                             resources={"metadata": {"path": str(nb_path.parent)}})
-    status, sampler, t0 = "ok", None, time.monotonic()
+    status, sampler, t0, index = "ok", None, time.monotonic(), -1
     timed_out = threading.Event()
     with client.setup_kernel():
         pid = client.km.provisioner.process.pid
@@ -116,6 +116,7 @@ def measure(nb_path: Path, scale: str, budget: float) -> dict:
                 client.execute_cell(cell, index)
         except Exception as exc:  # noqa: BLE001 - recorded, the run goes on with the next notebook
             status = "timeout" if timed_out.is_set() else f"error: {type(exc).__name__}: {str(exc)[-200:]}"
+            status += f" (cell {index + 1} of {len(nb.cells)})"
         finally:
             done.set()
             sampler.stop()
@@ -136,13 +137,19 @@ def save(data: dict) -> None:
 
 
 def record(row: dict) -> None:
-    """Merge one measurement into sizing.json (read-modify-write: several runs may append in turn)."""
-    data = load()
-    data["runs"] = [r for r in data["runs"] if (r["notebook"], r["scale"]) != (row["notebook"], row["scale"])]
-    data["runs"].append(row)
-    data["machine"] = {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / GB, 1),
-                       "cpu": platform.processor() or platform.machine(), "python": platform.python_version()}
-    save(data)
+    """Merge one measurement into sizing.json (read-modify-write under a lock: several runs may record)."""
+    import fcntl
+
+    lock_path = ROOT / "build" / "hub" / "sizing.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = load()
+        data["runs"] = [r for r in data["runs"] if (r["notebook"], r["scale"]) != (row["notebook"], row["scale"])]
+        data["runs"].append(row)
+        data["machine"] = {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / GB, 1),
+                           "cpu": platform.processor() or platform.machine(), "python": platform.python_version()}
+        save(data)
 
 
 def _idle_rss(cmd: list[str], url: str, env: dict | None = None) -> int:
@@ -203,37 +210,40 @@ SERIES_NEW = ("02_input_iba", "06_low_power", "07_lm_compression")
 def _cell(run: dict | None) -> str:
     if run is None:
         return "not measured"
-    if run["status"] == "timeout":
-        return f"≥ {run['peak_rss_mb']} MB (stopped after {run['wall_s']:.0f} s)"
+    where = re.search(r"\(cell (\d+) of (\d+)\)", run["status"])
+    at = f"at cell {where[1]} of {where[2]}, " if where else ""
+    if run["status"].startswith("timeout"):
+        return f"≥ {run['peak_rss_mb']} MB (stopped {at}after {run['wall_s']:.0f} s)"
     if run["status"] != "ok":
-        return f"failed after {run['wall_s']:.0f} s ({run['peak_rss_mb']} MB until then)"
+        return f"≥ {run['peak_rss_mb']} MB (failed {at}after {run['wall_s']:.0f} s)"
     return f"{run['peak_rss_mb']} MB · {run['wall_s']:.0f} s · {run['cpu_s']:.0f} s CPU"
 
 
 def render_table(data: dict) -> str:
     runs = {(r["notebook"], r["scale"]): r for r in data["runs"]}
     names = sorted({n for n, _ in runs} | {p.relative_to(NOTEBOOKS).as_posix() for p in discover()})
-    course = [r for r in data["runs"] if r["scale"] == "course" and r["status"] in ("ok", "timeout")]
+    course = [r for r in data["runs"] if r["scale"] == "course"]  # a stopped or failed run: a lower bound
     server = data.get("server") or {}
     lines = []
     if course and server:
         heavy = max(course, key=lambda r: r["peak_rss_mb"])
         per_learner_gb = (heavy["peak_rss_mb"] + server["server_rss_mb"]) / 1024
         hub_gb = server["hub_rss_mb"] / 1024
-        measured = {r["notebook"] for r in course}
+        measured = {r["notebook"] for r in course if r["status"] == "ok"}
         missing = [n for n in names if n not in measured]
         lines += [f"Measured on {data['machine'].get('cpus')} CPU cores / {data['machine'].get('memory_gb')} GB, one "
                   f"kernel at a time with `OMP_NUM_THREADS={heavy['threads']}`. Per learner: the heaviest kernel "
                   f"measured at course scale (`{heavy['notebook']}`, {heavy['peak_rss_mb']} MB peak RSS"
-                  f"{', or more: stopped before its end' if heavy['status'] == 'timeout' else ''}) plus an idle "
+                  f"{'' if heavy['status'] == 'ok' else ', or more: stopped before its end'}) plus an idle "
                   f"single-user server ({server['server_rss_mb']} MB) ≈ **{per_learner_gb:.1f} GB**, with one open "
                   f"kernel per learner (shut down the previous notebook's kernel); the hub, its proxy and the culler "
                   f"take {server['hub_rss_mb']} MB. A kernel runs one thread (`HUB_THREADS`), so it keeps about one "
                   "core busy while it computes; with fewer cores than running kernels, runs slow down, they do not "
                   "fail.", ""]
         if missing:
-            lines += [f"**Lower bound:** {len(missing)} of {len(names)} notebooks are not (successfully) measured at "
-                      "course scale (table below); a heavier one would raise these figures.", ""]
+            lines += [f"**Lower bound:** {len(missing)} of {len(names)} notebooks were not measured to their end at "
+                      "course scale (table below: not measured, stopped, or failed); a heavier one would raise these "
+                      "figures.", ""]
         lines += ["| learners on course scale | memory (one kernel each) | cores (all computing at once) |",
                   "|---:|---:|---:|"]
         for n in (1, 10, 20, 30, 50):
