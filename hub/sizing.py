@@ -121,7 +121,8 @@ def measure(nb_path: Path, scale: str, budget: float) -> dict:
             done.set()
             sampler.stop()
     wall = time.monotonic() - t0
-    return {"notebook": nb_path.relative_to(NOTEBOOKS).as_posix(), "scale": scale, "status": status,
+    name = nb_path.relative_to(NOTEBOOKS).as_posix() if nb_path.is_relative_to(NOTEBOOKS) else nb_path.name
+    return {"notebook": name, "scale": scale, "status": status,
             "peak_rss_mb": round(sampler.peak / 2**20), "cpu_s": round(sampler.cpu, 1), "wall_s": round(wall, 1),
             "threads": os.environ.get("OMP_NUM_THREADS", "unset"),
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
