@@ -90,7 +90,8 @@ class InputIBAConfig:
     """Every setting of the three stages.
 
     Stage 1 (IBA at ``layer``): ``feat_beta``, ``feat_steps``, ``feat_lr``, ``feat_samples`` noise draws,
-    ``feat_sigma`` mask smoothing (None = off, as in the official InputIBA code; 1.0 = plain IBA).
+    ``feat_sigma`` mask smoothing (default None = off, as the official InputIBA code does before its GAN stage;
+    1.0 = plain IBA's smoothing. On this course's CNN the unsmoothed latent mask gives a much better prior).
     Stage 2 (WGAN prior): ``gan`` (:class:`~course_lib.input_iba.prior.GANConfig`), ``real_samples`` ("paper" or
     "official", see :func:`~course_lib.input_iba.prior.real_samples`), ``prior_init`` ("iba": mask logits from the
     IBA capacity map as in the official code; "zero": the ablation).
@@ -103,7 +104,7 @@ class InputIBAConfig:
     feat_steps: int = 10
     feat_lr: float = 1.0
     feat_samples: int = 10
-    feat_sigma: float | None = 1.0
+    feat_sigma: float | None = None
     gan: GANConfig = field(default_factory=GANConfig)
     real_samples: str = "paper"
     prior_init: str = "iba"
@@ -132,8 +133,9 @@ class InputIBAConfig:
         return self
 
 
-#: "Before": the official InputIBA schedule at the course's design settings (feature β = 10 with smoothing as the
-#: plain IBA baseline; WGAN 20 epochs × 7 batches of 32 = 140 critic / 28 generator steps; input β = 20, 60 steps).
+#: "Before": the official InputIBA schedule at the course's design settings (feature β = 10, unsmoothed latent mask;
+#: WGAN 20 epochs × 7 batches of 32 = 140 critic / 28 generator steps; input β = 20, 60 steps × 10 draws), run one
+#: image at a time (``chunk=1``) as the official code does.
 CALIBRATION = InputIBAConfig()
 #: Smoke scale (structural checks only): WGAN 2 epochs (14 critic / 2 generator steps), 10 input steps.
 SMOKE = InputIBAConfig(gan=GANConfig(epochs=2), input_steps=10)

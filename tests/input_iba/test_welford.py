@@ -44,3 +44,16 @@ def test_layer_stats_match_direct_features():
     torch.testing.assert_close(stats.mean, r.mean(0), atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(stats.std, r.std(0).clamp_min(0.01), atol=1e-5, rtol=1e-4)
     assert not r.requires_grad
+
+
+def test_exact_claim_functions():
+    from course_lib.input_iba import exact
+
+    assert exact.kl_min(0) >= -1e-6
+    assert exact.kl_gap_without_prior(0) < 1e-4
+    open_prior = [exact.kl_with_open_prior(g) for g in (0.9, 0.99, 0.999, 1.0)]
+    assert open_prior == sorted(open_prior, reverse=True) and open_prior[-1] == 0.0
+    assert exact.identity_error(0) == 0.0
+    assert exact.noise_stats_error(0) < 0.05
+    assert exact.welford_error(0) < 1e-4
+    assert exact.mask_range(torch.tensor([0.2, 0.9])) == pytest.approx((0.2, 0.9))
