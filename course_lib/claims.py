@@ -34,7 +34,7 @@ import pandas as pd
 from course_lib.scale import SCALES, get_scale
 
 OPS = (">=", "<=", "report")
-KINDS = ("dataset", "generated", "artifact", "standin", "paper")
+KINDS = ("dataset", "bundled", "generated", "artifact", "standin", "paper")
 
 
 class ProvenanceError(ValueError):
@@ -44,8 +44,8 @@ class ProvenanceError(ValueError):
 # --------------------------------------------------------------------------------------------------- provenance
 @dataclasses.dataclass(frozen=True)
 class Source:
-    """Where a recorded value came from. Build it with :func:`dataset`, :func:`generated`, :func:`artifact`,
-    :func:`standin` or :func:`paper`."""
+    """Where a recorded value came from. Build it with :func:`dataset`, :func:`bundled`, :func:`generated`,
+    :func:`artifact`, :func:`standin` or :func:`paper`."""
 
     kind: str
     name: str
@@ -71,6 +71,17 @@ def dataset(name: str) -> Source:
 
     entry(name)  # unknown names raise a KeyError listing the registered ones
     return Source("dataset", name)
+
+
+def bundled(what: str, package: str) -> Source:
+    """Real data that ships inside an installed package (e.g. scikit-learn's digits): not a registry download, not
+    generated. The package's installed version is part of the label."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return Source("bundled", f"{what} (package {package} {version(package)})")
+    except PackageNotFoundError:
+        raise ValueError(f"bundled data {what!r}: package {package!r} is not installed") from None
 
 
 def generated(what: str) -> Source:

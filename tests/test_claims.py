@@ -66,6 +66,13 @@ def test_record_requires_a_source():
         ledger().record("a", 0.6, source="synthetic")
 
 
+def test_bundled_data_is_labelled_with_its_package():
+    source = L.bundled("scikit-learn digits", "scikit-learn")
+    assert source.kind == "bundled" and source.label().startswith("bundled scikit-learn digits (package scikit-learn ")
+    with pytest.raises(ValueError, match="not installed"):
+        L.bundled("digits", "no-such-package-xyz")
+
+
 def test_standin_is_refused_against_a_real_data_claim_naming_claim_and_dataset():
     with pytest.raises(ProvenanceError, match=r"claim real is about dataset planetoid.*stand-in for planetoid"):
         ledger().record("real", 0.7, source=L.standin("planetoid", "CSBM graph"))

@@ -4,8 +4,9 @@ The survey (Goel et al. 2020) has no result table of its own; each claim names t
 effect it checks (Jacob et al. 2018 for int8, Han et al. 2015 for magnitude pruning, Li et al. 2017 for filter
 pruning, Bengio et al. 2013 / Hubara et al. 2016 for the STE) and is measured on this course's small models.
 Thresholds were set once from a calibration run on a 2-core CPU and frozen; a failing claim is reported with its
-number, never loosened. Digits and MNIST-1D are not course-registry datasets: their values are recorded with a
-``generated(...)`` source that names the data; MNIST t10k comes from the registry (``dataset("mnist-t10k")``).
+number, never loosened. Digits and MNIST-1D are not course-registry datasets: digits values are recorded with a
+``bundled(...)`` source (real data shipped in scikit-learn), MNIST-1D ones with ``generated(...)``; MNIST t10k
+comes from the registry (``dataset("mnist-t10k")``).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 * scikit-learn **digits** (1,797 scans of 8×8 handwritten digits, bundled with scikit-learn; UCI origin): split
   stratified 75 / 25 with ``random_state=0``; pixels scaled to [0, 1]. Not a course-registry dataset, so claims on
-  it record a ``generated(...)`` source that names it (the ledger's kind for data the code produces itself).
+  it record a ``bundled(...)`` (digits) or ``generated(...)`` (MNIST-1D) source that names it.
 * **MNIST-1D** (Greydanus 2020, ``mnist1d`` package): 5,000 length-40 signals generated procedurally *offline* by
   ``mnist1d.data.make_dataset`` (4,000 / 1,000 split); cached in the course data cache after the first ~10 s.
 * **MNIST t10k** (LeCun et al. 1998) from the sha256-checked registry (``mnist-t10k``): the 10,000 test images,
@@ -128,11 +128,16 @@ def load(name: str) -> Split:
     return loaders[name]()
 
 
+BUNDLED = {"digits": "scikit-learn"}   # real data sets shipped inside a package -> the package
+
+
 def provenance(split: Split):
     """The claims-ledger source of results measured on ``split``: ``dataset("mnist-t10k")`` for the registry data,
-    otherwise ``generated(...)`` naming the bundled / generated data (the ledger has no other kind for it)."""
-    from course_lib.claims import dataset, generated
+    ``bundled(...)`` for scikit-learn's digits (real data shipped in the package), ``generated(...)`` for MNIST-1D."""
+    from course_lib.claims import bundled, dataset, generated
 
     if split.registry_name:
         return dataset(split.registry_name)
+    if split.name in BUNDLED:
+        return bundled(split.description, BUNDLED[split.name])
     return generated(split.description)

@@ -35,10 +35,10 @@ def test_the_int2_bound_passes_only_with_its_partner():
     assert "UNPAIRED" in ledger.status("lp.ptq_int2_collapses")
 
 
-def test_digits_values_are_recorded_as_generated_not_as_a_registry_dataset():
+def test_digits_values_are_recorded_as_bundled_not_as_a_registry_dataset():
     ledger = claims.make_ledger("smoke", notebook=1)
     claims.record_quantization(ledger, _q_result(97.0, 30.0))
-    assert ledger.measured["lp.ptq_int8_drop"].source.kind == "generated"
+    assert ledger.measured["lp.ptq_int8_drop"].source.kind == "bundled"
 
 
 def test_mnist_claim_is_skipped_when_the_registry_data_is_missing(monkeypatch, tmp_path):

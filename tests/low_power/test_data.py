@@ -10,7 +10,7 @@ def test_digits_split_is_stratified_and_scaled():
     assert s.x_train.shape == (1347, 1, 8, 8) and s.x_test.shape == (450, 1, 8, 8)
     assert float(s.x_train.max()) <= 1.0 and float(s.x_train.min()) >= 0.0
     assert torch.bincount(s.y_test).min() >= 40  # every class present in the held-out quarter
-    assert s.registry_name is None and data.provenance(s).kind == "generated"
+    assert s.registry_name is None and data.provenance(s).kind == "bundled"
     assert s.example().shape == (1, 1, 8, 8)
 
 
@@ -23,6 +23,7 @@ def test_mnist1d_generates_offline(monkeypatch):
     s = data.load_mnist1d()
     assert s.x_train.shape == (4000, 1, 40) and s.x_test.shape == (1000, 1, 40)
     assert set(s.y_train.unique().tolist()) == set(range(10))
+    assert data.provenance(s).kind == "generated"  # procedural signals, not a data set shipped in a package
 
 
 def test_mnist_comes_from_the_registry_or_says_it_is_unavailable():
