@@ -75,11 +75,13 @@ def dataset(name: str) -> Source:
 
 def bundled(what: str, package: str) -> Source:
     """Real data that ships inside an installed package (e.g. scikit-learn's digits): not a registry download, not
-    generated. The package's installed version is part of the label."""
+    generated. The package's installed version is part of the label (``package="python"``: the standard library)."""
+    import platform
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return Source("bundled", f"{what} (package {package} {version(package)})")
+        release = platform.python_version() if package == "python" else version(package)
+        return Source("bundled", f"{what} (package {package} {release})")
     except PackageNotFoundError:
         raise ValueError(f"bundled data {what!r}: package {package!r} is not installed") from None
 

@@ -69,6 +69,7 @@ def test_record_requires_a_source():
 def test_bundled_data_is_labelled_with_its_package():
     source = L.bundled("scikit-learn digits", "scikit-learn")
     assert source.kind == "bundled" and source.label().startswith("bundled scikit-learn digits (package scikit-learn ")
+    assert "(package python 3." in L.bundled("pydoc topics", "python").label()
     with pytest.raises(ValueError, match="not installed"):
         L.bundled("digits", "no-such-package-xyz")
 
