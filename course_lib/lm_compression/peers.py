@@ -39,16 +39,18 @@ def _check_sentences(sentences) -> list[str]:
     return sentences
 
 
-def quantize_minilm(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` with every ``nn.Linear`` replaced by torch's dynamic int8 Linear (per-tensor weight
-    scales; the embedding tables and LayerNorms stay fp32). CPU only, like the int8 kernels it uses."""
+def quantize_minilm(model: nn.Module, *, per_channel: bool = False) -> nn.Module:
+    """A copy of ``model`` with every ``nn.Linear`` replaced by torch's dynamic int8 Linear (one weight scale per
+    tensor, or per output channel with ``per_channel``; the embedding tables and LayerNorms stay fp32). CPU only,
+    like the int8 kernels it uses."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"quantize_minilm expects a torch nn.Module, got {type(model).__name__}")
     if any(p.device.type != "cpu" for p in model.parameters()):
         raise ValueError("dynamic int8 quantization runs on the CPU: move the model to the CPU first")
     with warnings.catch_warnings():  # torch.ao.quantization prints its deprecation notice on every call
         warnings.simplefilter("ignore")
-        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).eval(), {nn.Linear}, dtype=torch.qint8)
+        spec = {nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig} if per_channel else {nn.Linear}
+        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).eval(), spec, dtype=torch.qint8)
 
 
 def embedding_cosine(reference: torch.Tensor, other: torch.Tensor) -> np.ndarray:

@@ -32,6 +32,16 @@ def test_quantize_dynamic_converts_every_linear_and_leaves_the_embeddings_fp32(t
     assert cost.serialized_bytes(q) < cost.serialized_bytes(model)
 
 
+def test_per_channel_scales_keep_the_embeddings_closer(tiny_bert):
+    tok, model = tiny_bert
+    per_tensor, per_channel = peers.quantize_minilm(model), peers.quantize_minilm(model, per_channel=True)
+    w = [m for m in per_channel.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)][0].weight()
+    assert w.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric)
+    cos_t = peers.quantized_cosine(tok, model, per_tensor, peers.DEMO_SENTENCES[:4])
+    cos_c = peers.quantized_cosine(tok, model, per_channel, peers.DEMO_SENTENCES[:4])
+    assert cos_c.mean() >= cos_t.mean() - 1e-3
+
+
 def test_linear_share_counts_the_linear_parameters(tiny_bert):
     _, model = tiny_bert
     linear = sum(p.numel() for m in model.modules() if isinstance(m, nn.Linear) for p in m.parameters())
