@@ -141,7 +141,7 @@ def load_cnn(device=None) -> DigitCNN:
     device = resolve_device(device)
     if not CACHE.exists():
         print(f"[input_iba] {CACHE} not found: training the CNN now (a few minutes on one core).")
-        retrain(progress=True)
+        retrain(device=device, progress=True)
     payload = torch.load(CACHE, map_location="cpu", weights_only=True)
     model = DigitCNN()
     model.load_state_dict(payload["state"])
