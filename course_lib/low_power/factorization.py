@@ -366,6 +366,7 @@ def study(preset, device=None, progress: bool = False) -> dict:
 def record(ledger, f: dict) -> None:
     """Record notebook 3's claims from :func:`study`'s result."""
     from course_lib.claims import generated
+    from course_lib.low_power.claims import worst
     from course_lib.low_power.data import provenance
 
     r = f["ratios"]
@@ -374,15 +375,14 @@ def record(ledger, f: dict) -> None:
                   source=generated("random 1-D and 2-D convolutions"))
     src = provenance(f["split"])
     sep, svd, curve = f["separable"], f["svd"], f["curve"]
-    spread = lambda s: ", ".join(f"{v:.2f}" for v in s)  # noqa: E731
-    ledger.record("lp.separable_ft", float(sep["drop"].mean()), f"{len(sep)} seeds: {spread(sep['drop'])}; MACs "
-                  f"×{sep['MACs ratio'].iloc[0]:.3f}", source=src)
+    value, note = worst(sep["drop"], "<=")
+    ledger.record("lp.separable_ft", value, f"{note}; MACs ×{sep['MACs ratio'].iloc[0]:.3f}", source=src)
     ledger.record("lp.svd_params_exact", float((curve["layer params"] - curve["r(m+n)+m"]).abs().max()),
                   f"ranks {sorted(set(curve['rank']))}", source=src)
     ledger.record("lp.eckart_young", float(svd["Eckart–Young gap"].max()), "trained FC 512→64 weights",
                   source=src)
-    ledger.record("lp.svd_energy_ft", float(svd["drop"].mean()),
-                  f"{len(svd)} seeds: {spread(svd['drop'])}; rank {', '.join(str(int(r)) for r in svd['rank'])}",
+    value, note = worst(svd["drop"], "<=")
+    ledger.record("lp.svd_energy_ft", value, f"{note}; rank {', '.join(str(int(r)) for r in svd['rank'])}",
                   source=src)
     ledger.record("lp.svd_params_ratio", float(svd["params ratio"].mean()), "whole model, energy rank",
                   source=src)

@@ -127,7 +127,7 @@ def test_record_from_the_committed_course_run():
     assert ledger.status("lp.kd_gradient") == "PASS"
     res = D.load_results()
     gains = [r["kd_transfer"] - r["label_only"] for r in res["transfer"]]
-    assert ledger.measured["lp.kd_transfer"].value == pytest.approx(sum(gains) / len(gains))
+    assert ledger.measured["lp.kd_transfer"].value == pytest.approx(min(gains))  # the worst seed
     assert "artifact" in ledger.measured["lp.kd_transfer"].source.label().lower() or \
         "kd_results.json" in ledger.measured["lp.kd_transfer"].source.label()
     assert len(res["transfer"]) == len(res["mnist1d"]) == len(res["full_label"]) == 3
