@@ -13,6 +13,7 @@ Each seed writes ``course_seed<k>.json``; ``merge`` joins them into ``course_res
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -180,6 +181,9 @@ def run_seed(preset: LMPreset, seed: int, device=None, out: Path | None = None, 
     init = {"fvt": fvt_init(preset.student_hidden)}
     rows: list[dict] = []
     out = out or DATA_DIR / f"course_seed{seed}.json"
+    command = f"python -m course_lib.lm_compression.experiments seed {seed}"
+    if out.name != f"course_seed{seed}.json":
+        command += " --arms " + " ".join(preset.arms)
     for arm in preset.arms:
         teacher_layers = None
         if arm.startswith("kd+dual"):
@@ -193,7 +197,7 @@ def run_seed(preset: LMPreset, seed: int, device=None, out: Path | None = None, 
         write_json(out, {"preset": preset.__dict__ | {"seeds": list(preset.seeds), "arms": list(preset.arms)},
                          "teacher_probe_dev_acc": meta["probe_dev_acc"], "rows": rows,
                          "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-                         "command": f"python -m course_lib.lm_compression.experiments seed {seed}"})
+                         "command": command})
         print(rows[-1], flush=True)
     return rows
 
@@ -209,7 +213,11 @@ def merge_seed_results(directory: Path | None = None) -> Path:
     if not files:
         raise FileNotFoundError(f"no course_seed*.json in {directory}")
     blobs = [read_json(f) for f in files]
-    rows = [r for b in blobs for r in b["rows"]]
+    rows, seen = [], set()
+    for r in (r for b in blobs for r in b["rows"]):  # one row per (arm, seed): the first file wins
+        if (r["arm"], r["seed"]) not in seen:
+            seen.add((r["arm"], r["seed"]))
+            rows.append(r)
     meta = {k: v for k, v in blobs[0].items() if k not in ("rows", "command")}
     meta["commands"] = [b["command"] for b in blobs] + ["python -m course_lib.lm_compression.experiments merge"]
     write_json(directory / RESULTS_FILE, {**meta, "rows": rows})
@@ -240,6 +248,7 @@ def main(argv=None) -> None:
     ap.add_argument("--scale", default="course")
     ap.add_argument("--device", default=None)
     ap.add_argument("--wait", type=float, default=3600.0, help="seconds to wait for teacher B's embeddings")
+    ap.add_argument("--arms", nargs="+", default=None, help="only these arms (written to course_seed<k>_<arm>.json)")
     args = ap.parse_args(argv)
     preset = PRESETS[args.scale]
     if args.what == "merge":
@@ -247,7 +256,12 @@ def main(argv=None) -> None:
     elif args.what == "teacher-b":
         print(build_teacher_b(preset, device=args.device)["stats"] | {"pretrain_losses": "...", "dual_losses": "..."})
     else:
-        run_seed(preset, args.seed, device=args.device, wait_teacher_b=args.wait)
+        if args.arms:
+            preset = dataclasses.replace(preset, arms=tuple(args.arms))
+            out = DATA_DIR / f"course_seed{args.seed}_{'_'.join(a.replace('+', '-') for a in args.arms)}.json"
+        else:
+            out = None
+        run_seed(preset, args.seed, device=args.device, out=out, wait_teacher_b=args.wait)
 
 
 if __name__ == "__main__":
