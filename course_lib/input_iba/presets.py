@@ -7,6 +7,10 @@
   cascading-randomisation sanity check. Recompute with ``python -m course_lib.input_iba.experiments course-cache``.
 * ``full`` — more images and seeds (a GPU shortens the per-image WGAN).
 
+``expected_seconds``: smoke measured (heaviest notebook ≈ 19 s of cell time on the shared 2-core machine at load
+≈ 5; ≈ 50 s at load ≈ 25); course and full are estimates. Recomputing the course cache took ≈ 35 min of wall
+time in four processes on that machine at load ≈ 16 (about 3.5 CPU-minutes each).
+
 The method budgets are the paper's official configuration (feature IBA 10 steps, WGAN 20 epochs of 7 batches of
 32 with 5 critic steps per generator step, input bottleneck 60 steps, batches of 10 noise samples) unless a field
 says otherwise.
@@ -51,9 +55,10 @@ class InputIBAPreset(Preset):
 
 PRESETS = {
     # smoke: structural checks on ≤ 3 images with shortened budgets; the table comes from the committed cache.
-    "smoke": InputIBAPreset(expected_seconds=30.0, n_images=2, gan_epochs=2, input_steps=10, live_images=2,
+    "smoke": InputIBAPreset(expected_seconds=20.0, n_images=2, gan_epochs=2, input_steps=10, live_images=2,
                             peers=("Saliency", "IntegratedGradients", "GradCAM")),
     # course: the main run (the cache): 30 images, 3 seeds of IBA/InputIBA, ablation and sanity check.
+    # (expected_seconds: an estimate; the notebooks read the cache and explain two canvases live)
     "course": InputIBAPreset(expected_seconds=60.0, n_images=30, seeds=(0, 1, 2), sanity_images=4,
                              ablation_images=15, live_images=2),
     # full: more images and seeds, for a GPU or a long CPU run.
