@@ -11,9 +11,11 @@
 ≈ 5; ≈ 50 s at load ≈ 25); course and full are estimates. Recomputing the course cache took ≈ 35 min of wall
 time in four processes on that machine at load ≈ 16 (about 3.5 CPU-minutes each).
 
-The method budgets are the paper's official configuration (feature IBA 10 steps, WGAN 20 epochs of 7 batches of
-32 with 5 critic steps per generator step, input bottleneck 60 steps, batches of 10 noise samples) unless a field
-says otherwise.
+IBA uses Schulz et al.'s defaults (β = 10, 10 steps, batches of 10 noise samples). InputIBA runs the course's
+batched schedule (``schedule="fast"`` = :data:`course_lib.input_iba.attributor.FAST`: shortened WGAN and input
+stage, see its comment); ``schedule="calibration"`` is the official one (WGAN 20 epochs of 7 batches of 32 with 5
+critic steps per generator step, input bottleneck 60 steps × 10 noise samples). ``gan_epochs`` / ``input_steps``
+override the schedule (smoke cuts both).
 """
 from __future__ import annotations
 
