@@ -370,7 +370,7 @@ def record(ledger, k: dict) -> None:
                   f"label-only {tr['label_only'].mean():.2f} ± {tr['label_only'].std():.2f} → KD "
                   f"{tr['kd_transfer'].mean():.2f} ± {tr['kd_transfer'].std():.2f}; gain: {note}", source=digits_src)
     value, note = worst(m1["gain"], ">=")
-    ledger.record("lp.kd_mnist1d", value,
+    ledger.record_applicable("lp.kd_mnist1d", value,
                   f"CE {m1['ce'].mean():.2f} ± {m1['ce'].std():.2f} → KD {m1['kd'].mean():.2f} ± "
                   f"{m1['kd'].std():.2f}; gain: {note}",
                   source=src(generated("MNIST-1D (mnist1d generator, default arguments)")))
