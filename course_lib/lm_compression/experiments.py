@@ -161,8 +161,10 @@ def make_student(preset: LMPreset, arm: str, seed: int, vocab_size: int, init: d
     return student
 
 
-def run_arm(preset: LMPreset, data, arm: str, seed: int, init: dict, teacher_layers=None, device=None) -> dict:
-    """Train one arm for one seed; returns its row (dev accuracy, first/last loss, seconds)."""
+def run_arm(preset: LMPreset, data, arm: str, seed: int, init: dict, teacher_layers=None, device=None,
+            save: Path | None = None) -> dict:
+    """Train one arm for one seed; returns its row (dev accuracy, first/last loss, seconds). ``save``: write the
+    trained student there (fp16 weights + config)."""
     from course_lib.lm_compression.training import decreased, train_student
 
     student = make_student(preset, arm, seed, _student_vocab_size(), init)
@@ -171,6 +173,10 @@ def run_arm(preset: LMPreset, data, arm: str, seed: int, init: dict, teacher_lay
                                    lr=preset.lr, seed=seed, teacher_layers=teacher_layers,
                                    lam=preset.proj_lambda, device=device)
     first, last = decreased(losses)
+    if save is not None:
+        save_torch(save, {"state": {k: v.half() if v.is_floating_point() else v
+                                    for k, v in student.state_dict().items()},
+                          "config": dataclasses.asdict(student.cfg), "arm": arm, "seed": seed, "dev_acc": acc})
     return {"arm": arm, "seed": seed, "dev_acc": acc, "loss_first": first, "loss_last": last,
             "seconds": time.perf_counter() - t0, "steps": preset.steps}
 
@@ -203,6 +209,30 @@ def run_seed(preset: LMPreset, seed: int, device=None, out: Path | None = None, 
 
 
 RESULTS_FILE = "course_results.json"
+STUDENT_FILE = "student_kd_fvt_seed0.pt"
+
+
+def save_demo_student(preset: LMPreset | None = None, arm: str = "kd+fvt", seed: int = 0, device=None) -> dict:
+    """Train the course ``arm`` for ``seed`` again and save it (fp16 weights + config) as the notebooks' demo
+    student (``student_kd_fvt_seed0.pt``)."""
+    preset = preset or PRESETS["course"]
+    data, _ = course_task_data(preset)
+    init = {"fvt": fvt_init(preset.student_hidden)} if arm == "kd+fvt" else {"dual": dual_init()}
+    return run_arm(preset, data, arm, seed, init, None, device, save=DATA_DIR / STUDENT_FILE)
+
+
+def load_demo_student(directory: Path | None = None) -> Encoder:
+    """The committed demo student (eval mode, float32); regenerate with ``python -m
+    course_lib.lm_compression.experiments student``."""
+    path = (directory or DATA_DIR) / STUDENT_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; run `python -m course_lib.lm_compression.experiments student`")
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    model = Encoder(EncoderConfig(**blob["config"]))
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state"].items()})
+    return model.eval()
+
+
 
 
 def merge_seed_results(directory: Path | None = None) -> Path:
@@ -243,7 +273,7 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description="LM-compression course runs")
-    ap.add_argument("what", choices=["teacher-b", "seed", "merge"])
+    ap.add_argument("what", choices=["teacher-b", "seed", "merge", "student"])
     ap.add_argument("seed", nargs="?", type=int, default=0)
     ap.add_argument("--scale", default="course")
     ap.add_argument("--device", default=None)
@@ -253,6 +283,8 @@ def main(argv=None) -> None:
     preset = PRESETS[args.scale]
     if args.what == "merge":
         print(merge_seed_results())
+    elif args.what == "student":
+        print(save_demo_student(device=args.device))
     elif args.what == "teacher-b":
         print(build_teacher_b(preset, device=args.device)["stats"] | {"pretrain_losses": "...", "dual_losses": "..."})
     else:

@@ -89,3 +89,13 @@ def test_predict_gives_probabilities():
     model = Encoder(EncoderConfig(vocab_size=5000, hidden=16, layers=1, heads=2, ffn=32, max_len=64))
     probs = predict(model, student_tokenizer(), ["a charming journey", "bleak"])
     assert probs.shape == (2, 2) and np.allclose(probs.sum(1), 1, atol=1e-5)
+
+
+def test_committed_demo_student_loads_and_predicts():
+    from course_lib.lm_compression.experiments import load_demo_student
+    from course_lib.lm_compression.training import predict
+    from course_lib.lm_compression.vocab import student_tokenizer
+
+    model = load_demo_student()
+    probs = predict(model, student_tokenizer(), ["a charming and often affecting journey .", "dull , lifeless"])
+    assert probs.shape == (2, 2) and probs[0, 1] > probs[1, 1]
