@@ -235,7 +235,7 @@ def render_table(data: dict) -> str:
         lines += [f"Measured on {data['machine'].get('cpus')} CPU cores / {data['machine'].get('memory_gb')} GB, one "
                   f"kernel at a time with `OMP_NUM_THREADS={heavy['threads']}`. Per learner: the heaviest kernel "
                   f"measured at course scale (`{heavy['notebook']}`, {heavy['peak_rss_mb']} MB peak RSS"
-                  f"{'' if heavy['status'] == 'ok' else ', or more: stopped before its end'}) plus an idle "
+                  f"{'' if heavy['status'] == 'ok' else ', or more: it did not run to its end'}) plus an idle "
                   f"single-user server ({server['server_rss_mb']} MB) ≈ **{per_learner_gb:.1f} GB**, with one open "
                   f"kernel per learner (shut down the previous notebook's kernel); the hub, its proxy and the culler "
                   f"take {server['hub_rss_mb']} MB. A kernel runs one thread (`HUB_THREADS`), so it keeps about one "
