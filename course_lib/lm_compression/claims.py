@@ -15,14 +15,14 @@ import dataclasses
 import numpy as np
 import torch
 
-from course_lib.claims import Claim, Ledger, artifact, dataset, generated
+from course_lib.claims import Claim, Ledger, artifact, bundled, dataset, generated
 from course_lib.lm_compression.presets import PRESETS
 
 PAPER = "lm_compression"
 ALL = ("smoke", "course", "full")
 CF = ("course", "full")
 SST2 = "sst2"
-PYDOC = generated("sentences of the stdlib pydoc_data.topics help texts (ships with Python, not a registry dataset)")
+PYDOC = bundled("sentences of the pydoc_data.topics help texts (not a registry dataset)", "python")
 
 CLAIMS = [
     Claim(id="lm.mix.p0_is_teacher", statement="p = 0: the mixed sequence is exactly the teacher's tokenization",
