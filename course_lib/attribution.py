@@ -185,6 +185,17 @@ def _target_scores(model, batch: torch.Tensor, targets: torch.Tensor, batch_size
     return torch.cat(outs)
 
 
+def _perturbation_inputs(model, images, maps, targets):
+    """Checked (device, images, maps, targets) of a perturbation metric, all on the model's device."""
+    dev = _model_device(model, torch.device("cpu"))
+    images = _tensor("images", images, device=dev)
+    maps, _ = check_maps(maps, images=images)
+    targets = _tensor("targets", targets, dtype=torch.long, device=dev)
+    if targets.shape != (len(images),):
+        raise ValueError(f"targets must have shape ({len(images)},), got {tuple(targets.shape)}")
+    return dev, images, maps.to(dev), targets
+
+
 def _model_device(model, default: torch.device) -> torch.device:
     try:
         return next(model.parameters()).device
@@ -206,13 +217,7 @@ def insertion_deletion(model: Callable, images, maps, targets, mode: str = "dele
     if mode not in ("deletion", "insertion"):
         raise ValueError(f"mode must be 'deletion' or 'insertion', got {mode!r}")
     steps = as_int("steps", steps, minimum=1)
-    dev = _model_device(model, torch.device("cpu"))
-    images = _tensor("images", images, device=dev)
-    maps, _ = check_maps(maps, images=images)
-    maps = maps.to(dev)
-    targets = _tensor("targets", targets, dtype=torch.long, device=dev)
-    if targets.shape != (len(images),):
-        raise ValueError(f"targets must have shape ({len(images)},), got {tuple(targets.shape)}")
+    dev, images, maps, targets = _perturbation_inputs(model, images, maps, targets)
     n, c, h, w = images.shape
     base = make_baseline(images, baseline, blur_sigma=blur_sigma, background=background)
     #: rank of every pixel in the MoRF order: rank[i, p] = position of pixel p
@@ -238,13 +243,7 @@ def sensitivity_n(model: Callable, images, maps, targets, ns: Sequence[int], *, 
     the sets between Σ_{p∈S} a_p and the target **logit** drop f(x) − f(x_{S→baseline}). Returns
     (N, len(ns)) correlations (NaN where either side is constant)."""
     n_masks = as_int("n_masks", n_masks, minimum=2)
-    dev = _model_device(model, torch.device("cpu"))
-    images = _tensor("images", images, device=dev)
-    maps, _ = check_maps(maps, images=images)
-    maps = maps.to(dev)
-    targets = _tensor("targets", targets, dtype=torch.long, device=dev)
-    if targets.shape != (len(images),):
-        raise ValueError(f"targets must have shape ({len(images)},), got {tuple(targets.shape)}")
+    dev, images, maps, targets = _perturbation_inputs(model, images, maps, targets)
     n, c, h, w = images.shape
     ns = [as_int("n", k, minimum=1) for k in ns]
     if max(ns) > h * w:
