@@ -43,6 +43,24 @@ def _rss_bytes() -> int:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark of this process to its current RSS (Linux ≥ 4.0); False where not allowed."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_bytes() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("/proc/self/status has no VmHWM line")
+
+
 def timed(fn: Callable[[], object], device: torch.device | None = None) -> tuple[object, float]:
     """Run ``fn()``; return ``(result, wall seconds)`` (CUDA is synchronised before and after)."""
     if device is not None and device.type == "cuda":
@@ -59,9 +77,10 @@ def peak_memory_mb(fn: Callable[[], object], device: torch.device | None = None,
     """Run ``fn()``; return ``(result, peak extra memory in MiB)``.
 
     CUDA: ``torch.cuda.max_memory_allocated`` above the allocation before the call (exact for torch tensors).
-    CPU: the peak of the process's resident set size above its value before the call, sampled by a thread
-    every ``interval`` seconds (Linux ``/proc``; approximate: the allocator may reuse memory freed earlier, so
-    run each method in a fresh process for a fair comparison, as ``benchmarks/bench_lim_net.py`` does).
+    CPU: the peak of the process's resident set size above its value before the call — exact on Linux through the
+    kernel's high-water mark (``VmHWM``, reset by writing 5 to ``/proc/self/clear_refs``), else sampled by a thread
+    every ``interval`` seconds. The allocator may reuse memory freed earlier, so run each method in a fresh process
+    for a fair comparison, as ``benchmarks/bench_lim_net.py`` does.
     """
     if device is not None and device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -73,6 +92,9 @@ def peak_memory_mb(fn: Callable[[], object], device: torch.device | None = None,
     if not os.path.exists(f"/proc/{os.getpid()}/statm"):
         return fn(), float("nan")
     base = _rss_bytes()
+    if _reset_peak_rss():
+        out = fn()
+        return out, (max(_peak_rss_bytes(), base) - base) / 2**20
     peak = [base]
     stop = threading.Event()
 

@@ -95,7 +95,10 @@ def load_mnist1d() -> Split:
                  description="MNIST-1D (mnist1d generator, default arguments), 4,000 train / 1,000 test")
 
 
-def _idx(path) -> np.ndarray:
+@lru_cache(maxsize=4)
+def _idx(path: str) -> np.ndarray:
+    """The array of one IDX file (cached by path: the registry is asked for the file on every load, so a missing
+    data set is seen even after an earlier load in the same process)."""
     with gzip.open(path, "rb") as fh:
         raw = fh.read()
     dims = raw[3]
@@ -103,7 +106,6 @@ def _idx(path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
-@lru_cache(maxsize=2)
 def load_mnist(n_train: int = 8000, seed: int = 0) -> Split:
     """MNIST t10k from the registry as ``(N, 1, 28, 28)`` in [0, 1], split ``n_train`` / rest with a seeded
     permutation. Raises ``DataUnavailable`` (with how to get the files) when the registry cannot provide them."""
@@ -112,8 +114,8 @@ def load_mnist(n_train: int = 8000, seed: int = 0) -> Split:
     n_train = as_int("n_train", n_train, minimum=1)
     if n_train >= 10_000:
         raise ValueError(f"n_train must leave test images out of the 10,000, got {n_train}")
-    images = _idx(fetch_file("mnist-t10k", "t10k-images-idx3-ubyte.gz")).astype(np.float32)[:, None] / 255.0
-    labels = _idx(fetch_file("mnist-t10k", "t10k-labels-idx1-ubyte.gz")).astype(np.int64)
+    images = _idx(str(fetch_file("mnist-t10k", "t10k-images-idx3-ubyte.gz"))).astype(np.float32)[:, None] / 255.0
+    labels = _idx(str(fetch_file("mnist-t10k", "t10k-labels-idx1-ubyte.gz"))).astype(np.int64)
     order = np.random.default_rng(as_int("seed", seed)).permutation(len(labels))
     tr, te = order[:n_train], order[n_train:]
     return Split("mnist", *_tensors(images[tr], labels[tr]), *_tensors(images[te], labels[te]),
