@@ -114,7 +114,9 @@ def artifact(path: str | Path, *, dataset: str = "", sha256: str | None = None) 
         from course_lib.data import entry
 
         entry(dataset)
-    return Source("artifact", str(path), dataset=dataset, sha256=digest)
+    root = Path(__file__).resolve().parents[1]  # the repository: its files are named relative to it
+    name = path.resolve().relative_to(root) if path.resolve().is_relative_to(root) else path
+    return Source("artifact", str(name), dataset=dataset, sha256=digest)
 
 
 # -------------------------------------------------------------------------------------------------------- claims

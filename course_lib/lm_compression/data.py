@@ -40,7 +40,10 @@ class TextTask:
         return TextTask(self.name, tuple(self.texts[i] for i in index), self.labels[index], pairs)
 
 
-def _read_tsv(path, header: bool) -> tuple[list[str], np.ndarray]:
+@cache
+def _read_tsv(path: str, header: bool) -> tuple[list[str], np.ndarray]:
+    """(texts, labels) of a text<TAB>label file, cached by path: the loaders ask the registry for the file on every
+    call, so a data set that went missing is seen even after an earlier load in the same process."""
     texts, labels = [], []
     with open(path, encoding="utf-8-sig", newline="") as fh:
         rows = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
@@ -54,31 +57,33 @@ def _read_tsv(path, header: bool) -> tuple[list[str], np.ndarray]:
     return texts, np.asarray(labels, dtype=np.int64)
 
 
-@cache
 def load_sst2(split: str) -> TextTask:
     """SST-2 ``split`` in {"train", "dev", "test"} as files of the registry entry ``sst2``; ``test`` is GLUE dev."""
     if split not in ("train", "dev", "test"):
         raise ValueError(f"split must be 'train', 'dev' or 'test' (test = GLUE dev), got {split!r}")
-    texts, labels = _read_tsv(fetch("sst2") / f"{split}.tsv", header=True)
+    texts, labels = _read_tsv(str(fetch("sst2") / f"{split}.tsv"), header=True)
     return TextTask(f"sst2/{split}", tuple(texts), labels)
 
 
-@cache
 def load_cola(split: str) -> TextTask:
     """CoLA ``split`` in {"train", "dev"} (dev = the 516 out-of-domain sentences); metric: MCC."""
     if split not in ("train", "dev"):
         raise ValueError(f"split must be 'train' or 'dev', got {split!r}")
-    texts, labels = _read_tsv(fetch("cola") / f"{split}.tsv", header=False)
+    texts, labels = _read_tsv(str(fetch("cola") / f"{split}.tsv"), header=False)
     return TextTask(f"cola/{split}", tuple(texts), labels)
 
 
-@cache
 def load_mrpc(split: str) -> TextTask:
     """MRPC ``split`` in {"train", "test"}: sentence pairs (``texts`` = #1, ``pairs`` = #2), label 1 = paraphrase."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    return _read_mrpc(str(fetch("mrpc") / f"msr_paraphrase_{split}.txt"), split)
+
+
+@cache
+def _read_mrpc(path: str, split: str) -> TextTask:
     first, second, labels = [], [], []
-    with open(fetch("mrpc") / f"msr_paraphrase_{split}.txt", encoding="utf-8-sig", newline="") as fh:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
         rows = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
         next(rows)
         for row in rows:
